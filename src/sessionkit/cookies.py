@@ -1,0 +1,71 @@
+"""Reading the session cookie from request headers, and the one builder of ``Set-Cookie``.
+
+Attributes are spelled and ordered as Starlette's ``SessionMiddleware`` does, so existing
+header snapshots keep passing: ``name=value; path=/; Max-Age=N; httponly; samesite=lax``
+then ``; secure``, ``; domain=...``, ``; partitioned`` as configured. Deleting uses the same
+attributes with ``expires`` in the past.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from sessionkit.settings import SessionSettings
+
+__all__ = ["COOKIE_SIZE_LIMIT", "CookieWriter", "read_cookies"]
+
+#: Bytes browsers store for a cookie's name and value together (RFC 6265 section 6.1).
+COOKIE_SIZE_LIMIT = 4096
+
+_EXPIRED = "expires=Thu, 01 Jan 1970 00:00:00 GMT; "
+
+
+def read_cookies(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
+    """Every value of the cookie ``name`` in the request's ``Cookie`` headers, in order."""
+    found = []
+    for header, value in headers:
+        if header != b"cookie" or name not in value:
+            continue
+        for chunk in value.split(b";"):
+            key, sep, content = chunk.partition(b"=")
+            if sep and key.strip() == name:
+                content = content.strip()
+                if len(content) > 1 and content[:1] == content[-1:] == b'"':
+                    content = content[1:-1]
+                found.append(content)
+    return found
+
+
+class CookieWriter:
+    """Builds every ``Set-Cookie`` value for the session cookie from the settings."""
+
+    def __init__(self, settings: SessionSettings) -> None:
+        self.name = settings.session_cookie
+        self.max_age = settings.max_age
+        flags = f"httponly; samesite={settings.same_site}"
+        if settings.https_only:
+            flags += "; secure"
+        if settings.domain is not None:
+            flags += f"; domain={settings.domain}"
+        if settings.partitioned:
+            flags += "; partitioned"
+        lifetime = f"Max-Age={self.max_age}; " if self.max_age is not None else ""
+        self._set_tail = f"; path={settings.path}; {lifetime}{flags}"
+        self._delete = f"{self.name}=null; path={settings.path}; {_EXPIRED}{flags}".encode(
+            "latin-1"
+        )
+
+    def size(self, value: str) -> int:
+        """The bytes that count against :data:`COOKIE_SIZE_LIMIT` for ``value``."""
+        return len(self.name) + len(value)
+
+    def set(self, value: str) -> bytes:
+        """The header that stores ``value`` (an ASCII cookie value)."""
+        return f"{self.name}={value}{self._set_tail}".encode("latin-1")
+
+    def delete(self) -> bytes:
+        """The header that makes the browser forget the cookie."""
+        return self._delete

@@ -1,0 +1,205 @@
+"""``SessionMiddleware``: ASGI plumbing between the cookie, the codec and the ``Session``.
+
+It knows nothing of pydantic models. Per connection it:
+
+1. finds the session cookie and places a lazy :class:`Session` at ``scope["session"]``
+   (decoded only if the app uses it);
+2. when the response starts (or a WebSocket is accepted), sends ``Set-Cookie`` if the
+   session's content changed, was cleared, was signed with an old key, or is due for a
+   sliding re-issue, and ``Vary: Cookie`` if the session was used;
+3. then locks the session: later changes could not reach the browser, so they raise.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import pydantic_core
+from starlette.datastructures import MutableHeaders
+
+from sessionkit.codec import Decoded, SessionCodec
+from sessionkit.cookies import COOKIE_SIZE_LIMIT, CookieWriter, read_cookies
+from sessionkit.exceptions import SessionNotInstalledError, SessionTooLargeError
+from sessionkit.session import Session
+from sessionkit.settings import SessionSettings
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["SessionMiddleware", "get_session"]
+
+logger = logging.getLogger("sessionkit")
+
+_AFTER_RESPONSE = (
+    "the response has already started, so a session change can no longer reach the "
+    "browser; change the session before returning the response"
+)
+_AFTER_ACCEPT = (
+    "the WebSocket was accepted, so a session change can no longer reach the browser "
+    "(cookies travel only in the handshake); change the session before websocket.accept()"
+)
+
+
+class SessionMiddleware:
+    """Signed-cookie sessions for any ASGI app.
+
+    Give ``settings=SessionSettings(...)``, or Starlette's keyword arguments
+    (``secret_key=..., max_age=...``), which are merged over the environment exactly as
+    :meth:`SessionSettings.from_config` does.
+    """
+
+    def __init__(
+        self, app: ASGIApp, /, settings: SessionSettings | None = None, **sessions_config: Any
+    ) -> None:
+        if settings is None:
+            settings = SessionSettings.from_config(sessions_config)
+        elif sessions_config:
+            raise TypeError(
+                "SessionMiddleware takes settings= or individual settings "
+                f"({', '.join(sorted(sessions_config))}), not both"
+            )
+        self.app = app
+        self.settings = settings
+        self.codec = SessionCodec.from_settings(settings)
+        self.cookies = CookieWriter(settings)
+        self._cookie_name = settings.session_cookie.encode("latin-1")
+        self._refresh_after = settings.refresh_interval
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        conn = _Connection(self, read_cookies(scope["headers"], self._cookie_name))
+        scope["session"] = conn.session
+        if kind == "http":
+            await self.app(scope, receive, conn.send_http(send))
+        else:
+            await self.app(scope, receive, conn.send_websocket(send))
+            conn.report_lost_changes()
+
+    def set_cookie_header(self, session: Session, decoded: Decoded | None) -> bytes | None:
+        """The ``Set-Cookie`` value the response needs for ``session``, if any."""
+        if not session.loaded:
+            return None  # never used: nothing can have changed
+        if not dict.__len__(session):
+            had_data = decoded is not None and decoded.payload != b"{}"
+            return self.cookies.delete() if had_data else None
+        payload = self.codec.dumps(session)
+        if decoded is not None and payload == decoded.payload and not self._reissue(decoded):
+            return None
+        value = self.codec.sign(payload, created_at=decoded.created_at if decoded else None)
+        size = self.cookies.size(value)
+        if size > COOKIE_SIZE_LIMIT:
+            raise SessionTooLargeError(size, COOKIE_SIZE_LIMIT, _largest_keys(session))
+        return self.cookies.set(value)
+
+    def _reissue(self, decoded: Decoded) -> bool:
+        if decoded.stale:
+            return True
+        refresh = self._refresh_after
+        return refresh is not None and self.codec.clock() - decoded.signed_at >= refresh
+
+
+class _Connection:
+    """The session state of one HTTP request or WebSocket connection."""
+
+    __slots__ = ("decoded", "middleware", "raw", "session", "snapshot")
+
+    def __init__(self, middleware: SessionMiddleware, raw: list[bytes]) -> None:
+        self.middleware = middleware
+        self.raw = raw
+        self.decoded: Decoded | None = None
+        self.session = Session.lazy(self._load) if raw else Session()
+        self.snapshot: bytes | None = None
+
+    def _load(self) -> dict[str, Any]:
+        codec = self.middleware.codec
+        for value in self.raw:  # several when cookies of other paths or domains share the name
+            decoded = codec.decode(value)
+            if decoded is not None:
+                self.decoded = decoded
+                return decoded.data
+        return {}
+
+    def _used_cookie(self) -> bool:
+        return bool(self.raw) and self.session.loaded
+
+    def _headers_for(self, message: Message) -> None:
+        session = self.session
+        header = self.middleware.set_cookie_header(session, self.decoded)
+        if session.accessed or header is not None or self._used_cookie():
+            headers = MutableHeaders(scope=message)
+            headers.add_vary_header("Cookie")
+            if header is not None:
+                headers.append("set-cookie", header.decode("latin-1"))
+
+    def send_http(self, send: Send) -> Send:
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._headers_for(message)
+                self.session.lock(_AFTER_RESPONSE)
+            await send(message)
+
+        return send_wrapper
+
+    def send_websocket(self, send: Send) -> Send:
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "websocket.accept":
+                self._headers_for(message)
+                session = self.session
+                if session.loaded:
+                    self.snapshot = self.middleware.codec.dumps(session)
+                session.lock(_AFTER_ACCEPT)
+            await send(message)
+
+        return send_wrapper
+
+    def report_lost_changes(self) -> None:
+        """Log, naming the keys, nested in-place changes made after a WebSocket was accepted."""
+        session = self.session
+        if session._locked is None or not session.loaded:
+            return
+        before = self.snapshot
+        if before is None:  # loaded after accept: compare with the cookie's content
+            before = self.decoded.payload if self.decoded is not None else b"{}"
+        codec = self.middleware.codec
+        if codec.dumps(session) == before:
+            return
+        old = pydantic_core.from_json(before)
+        changed = [
+            k
+            for k, v in dict.items(session)
+            if k not in old or codec.dumps({k: v}) != codec.dumps({k: old[k]})
+        ]
+        logger.error(
+            "session keys %s changed in place after the WebSocket was accepted; the change "
+            "could not reach the browser and was lost. Change the session before "
+            "websocket.accept().",
+            ", ".join(repr(k) for k in changed),
+        )
+
+
+def _largest_keys(session: Session, count: int = 3) -> list[tuple[str, int]]:
+    sizes = [(key, len(SessionCodec.dumps({key: value}))) for key, value in dict.items(session)]
+    return sorted(sizes, key=lambda item: item[1], reverse=True)[:count]
+
+
+def get_session(conn: HTTPConnection) -> Session:
+    """The session of a ``Request`` or ``WebSocket``, marked as accessed.
+
+    Raises :class:`SessionNotInstalledError` when no ``SessionMiddleware`` handled the
+    connection.
+    """
+    session = conn.scope.get("session")
+    if not isinstance(session, Session):
+        found = "nothing" if session is None else f"a {type(session).__qualname__}"
+        raise SessionNotInstalledError(
+            f"the connection has no sessionkit session (scope['session'] holds {found}); "
+            "install sessionkit.SessionMiddleware, e.g. "
+            "Starlette(middleware=[SessionSettings.from_config().middleware()])"
+        )
+    session.mark_accessed()
+    return session

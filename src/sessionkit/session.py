@@ -1,0 +1,181 @@
+"""``Session``: the ``dict`` at ``scope["session"]``, with Starlette's change tracking.
+
+``accessed`` and ``modified`` behave exactly as in Starlette's ``Session``: any mutating
+method sets both (``pop`` and ``setdefault`` only when they change the content), and
+``Request.session`` marks the session accessed. Two additions serve the middleware:
+
+- lazy loading: the cookie is decoded on first use, so requests that never touch the
+  session pay nothing for it;
+- locking: once a change can no longer reach the browser (a WebSocket after ``accept``),
+  mutating calls raise :class:`~sessionkit.SessionLockedError` instead of losing data.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sessionkit.exceptions import SessionLockedError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+__all__ = ["Session"]
+
+
+class Session(dict[str, Any]):
+    """The session data of one connection: a ``dict`` that tracks use and changes."""
+
+    __slots__ = ("_loader", "_locked", "accessed", "modified")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.accessed = False
+        self.modified = False
+        self._loader: Callable[[], dict[str, Any]] | None = None
+        self._locked: str | None = None
+
+    @classmethod
+    def lazy(cls, loader: Callable[[], dict[str, Any]]) -> Session:
+        """An empty session that fills itself from ``loader()`` on first use."""
+        session = cls()
+        session._loader = loader
+        return session
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the content is known: the session was used, or was never lazy."""
+        return self._loader is None
+
+    def load(self) -> None:
+        """Fill a lazy session now (a no-op once loaded)."""
+        loader = self._loader
+        if loader is not None:
+            self._loader = None
+            dict.update(self, loader())
+
+    def lock(self, reason: str) -> None:
+        """Refuse every further change, raising ``SessionLockedError(reason)``.
+
+        Reading stays possible (a lazy session still loads on first read).
+        """
+        self._locked = reason
+
+    def mark_accessed(self) -> None:
+        self.load()
+        self.accessed = True
+
+    def mark_modified(self) -> None:
+        if self._locked is not None:
+            raise SessionLockedError(self._locked)
+        self.load()
+        self.accessed = True
+        self.modified = True
+
+    # Reads: load first, then behave as a dict.
+
+    def __getitem__(self, key: str) -> Any:
+        if self._loader is not None:
+            self.load()
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None, /) -> Any:
+        if self._loader is not None:
+            self.load()
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if self._loader is not None:
+            self.load()
+        return super().__contains__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        if self._loader is not None:
+            self.load()
+        return super().__iter__()
+
+    def __reversed__(self) -> Iterator[str]:
+        self.load()
+        return super().__reversed__()
+
+    def __len__(self) -> int:
+        if self._loader is not None:
+            self.load()
+        return super().__len__()
+
+    def keys(self) -> Any:
+        self.load()
+        return super().keys()
+
+    def values(self) -> Any:
+        self.load()
+        return super().values()
+
+    def items(self) -> Any:
+        self.load()
+        return super().items()
+
+    def copy(self) -> dict[str, Any]:
+        self.load()
+        return dict(super().items())
+
+    def __eq__(self, other: object) -> bool:
+        self.load()
+        return super().__eq__(other)
+
+    def __ne__(self, other: object) -> bool:
+        self.load()
+        return super().__ne__(other)
+
+    __hash__ = None
+
+    def __or__(self, other: Any) -> Any:
+        self.load()
+        return super().__or__(other)
+
+    def __ror__(self, other: Any) -> Any:
+        self.load()
+        return super().__ror__(other)
+
+    def __repr__(self) -> str:
+        self.load()
+        return super().__repr__()
+
+    # Writes: Starlette's tracking, after loading so nothing stored is lost.
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.mark_modified()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.mark_modified()
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        self.mark_modified()
+        super().clear()
+
+    def pop(self, key: str, *args: Any) -> Any:
+        if key in self:
+            self.mark_modified()
+        return super().pop(key, *args)
+
+    def popitem(self) -> tuple[str, Any]:
+        self.load()
+        if self._locked is not None and super().__len__():
+            raise SessionLockedError(self._locked)
+        item = super().popitem()
+        self.mark_modified()
+        return item
+
+    def setdefault(self, key: str, default: Any = None, /) -> Any:
+        if key not in self:
+            self.mark_modified()
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.mark_modified()
+        super().update(*args, **kwargs)
+
+    def __ior__(self, other: Any, /) -> Session:  # type: ignore[override]
+        self.mark_modified()
+        return super().__ior__(other)

@@ -1,0 +1,376 @@
+"""``SessionSettings``: every session option, read from the environment and validated at startup.
+
+Values come from, highest priority first: explicit values (``sessions_config``), environment
+variables, a ``.env`` file, the secrets directory, then the defaults. Anything browsers would
+silently reject is a :class:`~sessionkit.SessionConfigError` at construction; anything legal but
+risky is a :class:`~sessionkit.SessionConfigWarning`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import warnings
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sessionkit.exceptions import SessionConfigError, SessionConfigWarning
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from starlette.middleware import Middleware
+
+__all__ = ["SessionSettings"]
+
+GENERATE_KEY_HINT = "generate one with `python -m sessionkit generate-key`"
+MIN_KEY_LENGTH = 32
+MIN_KEY_VARIETY = 10
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_UNSAFE_ATTRIBUTE = re.compile(r"[\x00-\x20;,\x7f]")
+
+
+class SessionSettings(BaseSettings):
+    """Every option of the session cookie, with its environment variable.
+
+    Build it from the environment with ``SessionSettings()``, or merge an explicit
+    mapping over the environment with :meth:`from_config`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        # Fields are read from the environment by their alias only (SESSION_PATH, never
+        # PATH); explicit values are given by field name and mapped in __init__.
+        validate_by_name=False,
+        validate_by_alias=True,
+    )
+
+    secret_key: SecretStr = Field(
+        validation_alias="SECRET_KEY",
+        description="The key that signs session cookies. Keep it secret; at least 32 random "
+        "bytes (`python -m sessionkit generate-key`).",
+    )
+    secret_key_fallbacks: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="SECRET_KEY_FALLBACKS",
+        description="Previous keys, still accepted when reading cookies so that rotating "
+        "the key logs nobody out. Comma-separated or a JSON list in the environment.",
+    )
+    session_cookie: str = Field(
+        default="session",
+        validation_alias="SESSION_COOKIE",
+        description="The cookie's name. `__Host-` and `__Secure-` prefixes are checked.",
+    )
+    max_age: int | None = Field(
+        default=14 * 24 * 60 * 60,
+        validation_alias="SESSION_MAX_AGE",
+        description="Seconds a session lives after it was last issued, enforced by the "
+        "server and sent as Max-Age. None makes a browser-session cookie.",
+    )
+    path: str = Field(
+        default="/",
+        validation_alias="SESSION_PATH",
+        description="The cookie's Path attribute.",
+    )
+    domain: str | None = Field(
+        default=None,
+        validation_alias="SESSION_DOMAIN",
+        description="The cookie's Domain attribute; None keeps the cookie on the exact host.",
+    )
+    same_site: Literal["lax", "strict", "none"] = Field(
+        default="lax",
+        validation_alias="SESSION_SAME_SITE",
+        description="The cookie's SameSite attribute. 'none' requires https_only.",
+    )
+    https_only: bool = Field(
+        default=False,
+        validation_alias="SESSION_HTTPS_ONLY",
+        description="Send the cookie over HTTPS only (the Secure attribute).",
+    )
+    partitioned: bool = Field(
+        default=False,
+        validation_alias="SESSION_PARTITIONED",
+        description="The Partitioned attribute (CHIPS), for embedded cross-site use. "
+        "Requires https_only.",
+    )
+
+    refresh_after: int | None = Field(
+        default=None,
+        validation_alias="SESSION_REFRESH_AFTER",
+        description="Seconds after signing when a used session is re-issued with a fresh "
+        "Max-Age (sliding expiry). None means half of max_age.",
+    )
+    absolute_lifetime: int | None = Field(
+        default=None,
+        validation_alias="SESSION_ABSOLUTE_LIFETIME",
+        description="Seconds after a session was first created when it ends, however often "
+        "it was re-issued. None (the default) sets no such limit.",
+    )
+    compress: bool = Field(
+        default=False,
+        validation_alias="SESSION_COMPRESS",
+        description="Compress the cookie with zlib when that makes it shorter.",
+    )
+
+    def __init__(self, **values: Any) -> None:
+        _reject_unknown(values)
+        by_alias = {env_var(k) if k in _FIELDS else k: v for k, v in values.items()}
+        try:
+            super().__init__(**by_alias)
+        except ValidationError as exc:
+            raise SessionConfigError(_describe(exc, explicit=values)) from exc
+        problems = _problems(self)
+        if problems:
+            raise SessionConfigError(problems)
+        _warn_about_risks(self)
+
+    @classmethod
+    def from_config(cls, sessions_config: Mapping[str, Any] | None = None) -> SessionSettings:
+        """Settings from the environment, with ``sessions_config`` merged over it.
+
+        Explicit values win. ``None`` (or no argument) reads the environment only. The
+        mapping is not modified; an unknown key is a :class:`SessionConfigError`.
+        """
+        return cls(**dict(sessions_config or {}))
+
+    def middleware(self) -> Middleware:
+        """A ``Middleware`` entry for ``Starlette(middleware=[...])`` or ``FastAPI(...)``."""
+        from starlette.middleware import Middleware
+
+        from sessionkit.middleware import SessionMiddleware
+
+        return Middleware(SessionMiddleware, settings=self)
+
+    def signing_keys(self) -> list[str]:
+        """The current key followed by the fallbacks, unwrapped: for building signers only."""
+        return [
+            self.secret_key.get_secret_value(),
+            *(key.get_secret_value() for key in self.secret_key_fallbacks),
+        ]
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _unwrap_starlette_secret(cls, value: object) -> object:
+        # starlette.config.Secret hides its value in repr but str() reveals it.
+        if type(value).__name__ == "Secret" and not isinstance(value, str | bytes):
+            return str(value)
+        return value
+
+    @field_validator("secret_key_fallbacks", mode="before")
+    @classmethod
+    def _split_fallbacks(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @property
+    def refresh_interval(self) -> int | None:
+        """Seconds after signing when a used session is re-issued; ``None``: never."""
+        if self.refresh_after is not None:
+            return self.refresh_after
+        return None if self.max_age is None else max(self.max_age // 2, 0)
+
+    @field_validator("max_age", "domain", "refresh_after", "absolute_lifetime", mode="before")
+    @classmethod
+    def _none_from_text(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in {"", "none", "null"}:
+            return None
+        return value
+
+    @field_validator("same_site", mode="before")
+    @classmethod
+    def _lower_same_site(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+_FIELDS = frozenset(SessionSettings.model_fields)
+
+
+def env_var(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    alias = SessionSettings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else field.upper()
+
+
+def _where(field: str) -> str:
+    return f"{field} (environment variable {env_var(field)})"
+
+
+def _reject_unknown(values: Mapping[str, Any]) -> None:
+    known = SessionSettings.model_fields
+    problems = []
+    for name in values:
+        # pydantic-settings' own init arguments (_env_file, _secrets_dir...) start with "_".
+        if name in known or name.startswith("_"):
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        problems.append(
+            f"unknown session setting {name!r}: {hint}valid settings are {', '.join(known)}"
+        )
+    if problems:
+        raise SessionConfigError(problems)
+
+
+_FIXES = {
+    "secret_key": f"set the SECRET_KEY environment variable or the secret_key config item; "
+    f"{GENERATE_KEY_HINT}",
+    "secret_key_fallbacks": "give old keys as a comma-separated list or a JSON list of strings",
+    "max_age": "give a whole number of seconds, or leave it empty / 'none' for a "
+    "browser-session cookie",
+    "same_site": "use one of 'lax', 'strict' or 'none'",
+    "https_only": "use true or false",
+    "compress": "use true or false",
+    "refresh_after": "give a whole number of seconds, or leave it empty for half of max_age",
+    "absolute_lifetime": "give a whole number of seconds, or leave it empty for no limit",
+    "partitioned": "use true or false",
+}
+
+
+def _describe(exc: ValidationError, explicit: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        loc = str(error["loc"][0]) if error["loc"] else "settings"
+        field = _field_for(loc)
+        if field is None:
+            problems.append(f"{loc}: {error['msg']}")
+            continue
+        fix = _FIXES.get(field, "correct the value")
+        if error["type"] == "missing":
+            problems.append(
+                f"{_where(field)} is not set (not in sessions_config, the environment, "
+                f".env or the secrets directory); {fix}"
+            )
+            continue
+        source = "given explicitly" if field in explicit else _env_source(field)
+        problems.append(f"{_where(field)}, {source}: {error['msg']}; {fix}")
+    return problems
+
+
+def _field_for(loc: str) -> str | None:
+    for name in SessionSettings.model_fields:
+        if loc.lower() in (name, env_var(name).lower()):
+            return name
+    return None
+
+
+def _env_source(field: str) -> str:
+    variable = env_var(field)
+    if any(name.upper() == variable for name in os.environ):
+        return f"read from ${variable}"
+    return "read from .env, the secrets directory or the default"
+
+
+def _problems(settings: SessionSettings) -> list[str]:
+    problems = []
+    if not settings.secret_key.get_secret_value().strip():
+        problems.append(
+            f"{_where('secret_key')} is empty or whitespace: sessions cannot be signed. "
+            f"Set SECRET_KEY or the secret_key config item; {GENERATE_KEY_HINT}"
+        )
+    if any(not key.get_secret_value().strip() for key in settings.secret_key_fallbacks):
+        problems.append(
+            f"{_where('secret_key_fallbacks')} contains an empty key; remove the empty entry"
+        )
+    for field in ("refresh_after", "absolute_lifetime"):
+        value = getattr(settings, field)
+        if value is not None and value <= 0:
+            problems.append(
+                f"{_where(field)} is {value}, but it must be a positive number of seconds; "
+                f"{_FIXES[field]}"
+            )
+    problems += _cookie_problems(settings)
+    return problems
+
+
+def _cookie_problems(s: SessionSettings) -> list[str]:
+    problems = []
+    name = s.session_cookie
+    secure_fix = "set https_only=True (SESSION_HTTPS_ONLY=true) and serve the site over HTTPS"
+    if not _TOKEN.match(name):
+        problems.append(
+            f"{_where('session_cookie')} is {name!r}, which is not a valid cookie name "
+            f"(RFC 6265 token: letters, digits and !#$%&'*+-.^_`|~); choose a name like 'session'"
+        )
+    if s.same_site == "none" and not s.https_only:
+        problems.append(
+            f"{_where('same_site')} is 'none' but https_only is False: browsers reject "
+            f"SameSite=None cookies without Secure; {secure_fix}, or use 'lax'"
+        )
+    if s.partitioned and not s.https_only:
+        problems.append(
+            f"{_where('partitioned')} is True but https_only is False: browsers reject "
+            f"Partitioned cookies without Secure; {secure_fix}"
+        )
+    lowered = name.lower()
+    if lowered.startswith("__host-"):
+        if not s.https_only:
+            problems.append(
+                f"{_where('session_cookie')} {name!r} has the __Host- prefix, which browsers "
+                f"accept only with Secure; {secure_fix}"
+            )
+        if s.domain is not None:
+            problems.append(
+                f"{_where('domain')} is set but the cookie name {name!r} has the __Host- "
+                f"prefix, which forbids a Domain; unset domain (SESSION_DOMAIN) or drop the prefix"
+            )
+        if s.path != "/":
+            problems.append(
+                f"{_where('path')} is {s.path!r} but the cookie name {name!r} has the __Host- "
+                f"prefix, which requires path '/'; set path to '/' or drop the prefix"
+            )
+    elif lowered.startswith("__secure-") and not s.https_only:
+        problems.append(
+            f"{_where('session_cookie')} {name!r} has the __Secure- prefix, which browsers "
+            f"accept only with Secure; {secure_fix}"
+        )
+    for field, value in (("path", s.path), ("domain", s.domain)):
+        if value is not None and (_UNSAFE_ATTRIBUTE.search(value) or not value):
+            problems.append(
+                f"{_where(field)} is {value!r}, which is empty or contains a space, ';', ',' "
+                f"or a control character that would break or inject cookie attributes; "
+                f"remove those characters"
+            )
+    return problems
+
+
+def _warn_about_risks(settings: SessionSettings) -> None:
+    keys = [("secret_key", settings.secret_key)] + [
+        ("secret_key_fallbacks", key) for key in settings.secret_key_fallbacks
+    ]
+    for field, key in keys:
+        value = key.get_secret_value()
+        if len(value.encode()) < MIN_KEY_LENGTH or len(set(value)) < MIN_KEY_VARIETY:
+            warnings.warn(
+                f"{_where(field)} looks weak (shorter than {MIN_KEY_LENGTH} bytes or few "
+                f"distinct characters), so session cookies could be forged by guessing it; "
+                f"{GENERATE_KEY_HINT}",
+                SessionConfigWarning,
+                stacklevel=3,
+            )
+    if settings.max_age is not None and settings.max_age <= 0:
+        warnings.warn(
+            f"{_where('max_age')} is {settings.max_age}: every session expires as soon as it "
+            f"is issued; use a positive number of seconds, or None for a browser-session cookie",
+            SessionConfigWarning,
+            stacklevel=3,
+        )
+    if not settings.path.startswith("/"):
+        warnings.warn(
+            f"{_where('path')} is {settings.path!r}, which does not start with '/': browsers "
+            f"ignore such a Path and use the request's directory instead; start it with '/'",
+            SessionConfigWarning,
+            stacklevel=3,
+        )
