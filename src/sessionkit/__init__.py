@@ -11,6 +11,7 @@ from sessionkit.exceptions import (
     SessionTooLargeError,
     SessionValueError,
 )
+from sessionkit.keys import SessionKey
 from sessionkit.middleware import SessionMiddleware, get_session
 from sessionkit.session import Session
 from sessionkit.settings import SessionSettings
@@ -21,6 +22,7 @@ __all__ = [
     "SessionConfigError",
     "SessionConfigWarning",
     "SessionError",
+    "SessionKey",
     "SessionKeyMissingError",
     "SessionLockedError",
     "SessionMiddleware",

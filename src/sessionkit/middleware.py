@@ -84,6 +84,7 @@ class SessionMiddleware:
         """The ``Set-Cookie`` value the response needs for ``session``, if any."""
         if not session.loaded:
             return None  # never used: nothing can have changed
+        session.flush()
         if not dict.__len__(session):
             had_data = decoded is not None and decoded.payload != b"{}"
             return self.cookies.delete() if had_data else None
@@ -165,6 +166,7 @@ class _Connection:
         before = self.snapshot
         if before is None:  # loaded after accept: compare with the cookie's content
             before = self.decoded.payload if self.decoded is not None else b"{}"
+        session.flush()
         codec = self.middleware.codec
         if codec.dumps(session) == before:
             return

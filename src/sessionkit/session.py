@@ -7,7 +7,10 @@ method sets both (``pop`` and ``setdefault`` only when they change the content),
 - lazy loading: the cookie is decoded on first use, so requests that never touch the
   session pay nothing for it;
 - locking: once a change can no longer reach the browser (a WebSocket after ``accept``),
-  mutating calls raise :class:`~sessionkit.SessionLockedError` instead of losing data.
+  mutating calls raise :class:`~sessionkit.SessionLockedError` instead of losing data;
+- bindings: a typed accessor (``SessionKey``) hands out a live object for an entry and
+  binds a dumper to it; :meth:`Session.flush` writes changed objects back as plain data
+  before the middleware compares content, so in-place changes are never lost.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ __all__ = ["Session"]
 class Session(dict[str, Any]):
     """The session data of one connection: a ``dict`` that tracks use and changes."""
 
-    __slots__ = ("_loader", "_locked", "accessed", "modified")
+    __slots__ = ("_bindings", "_loader", "_locked", "accessed", "modified")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -33,6 +36,7 @@ class Session(dict[str, Any]):
         self.modified = False
         self._loader: Callable[[], dict[str, Any]] | None = None
         self._locked: str | None = None
+        self._bindings: dict[str, _Binding] | None = None
 
     @classmethod
     def lazy(cls, loader: Callable[[], dict[str, Any]]) -> Session:
@@ -59,6 +63,44 @@ class Session(dict[str, Any]):
         Reading stays possible (a lazy session still loads on first read).
         """
         self._locked = reason
+
+    def bind(self, key: str, value: object, dump: Callable[[], Any]) -> None:
+        """Tie the live object ``value`` to the entry ``key``, as ``dump()`` renders it.
+
+        While the entry holds what it held at binding time, :meth:`bound` returns
+        ``value`` and :meth:`flush` stores ``dump()`` if that changed. Replacing or
+        deleting the entry by any means ends the binding.
+        """
+        if self._bindings is None:
+            self._bindings = {}
+        self._bindings[key] = _Binding(dict.get(self, key, _ABSENT), value, dump, dump())
+
+    def bound(self, key: str) -> Any:
+        """The live object bound to ``key``, or :data:`ABSENT` if there is none (any more)."""
+        binding = self._bindings.get(key) if self._bindings else None
+        if binding is None or dict.get(self, key, _ABSENT) is not binding.raw:
+            return _ABSENT
+        return binding.value
+
+    def unbind(self, key: str) -> None:
+        """Forget the binding of ``key``, if any."""
+        if self._bindings:
+            self._bindings.pop(key, None)
+
+    def flush(self) -> None:
+        """Store every bound object whose rendering changed since it was bound."""
+        if not self._bindings:
+            return
+        for key, binding in list(self._bindings.items()):
+            if dict.get(self, key, _ABSENT) is not binding.raw:
+                del self._bindings[key]  # replaced or deleted by other code: it wins
+                continue
+            rendered = binding.dump()
+            if rendered != binding.rendered:
+                dict.__setitem__(self, key, rendered)
+                binding.raw = binding.rendered = rendered
+                if self._locked is None:
+                    self.modified = True
 
     def mark_accessed(self) -> None:
         self.load()
@@ -179,3 +221,25 @@ class Session(dict[str, Any]):
     def __ior__(self, other: Any, /) -> Session:  # type: ignore[override]
         self.mark_modified()
         return super().__ior__(other)
+
+
+class _Absent:
+    """The marker for "no entry": distinct from ``None``, which is a valid value."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+_ABSENT: Any = _Absent()
+#: Returned by :meth:`Session.bound` when no live object is bound to a key.
+ABSENT: Any = _ABSENT
+
+
+class _Binding:
+    __slots__ = ("dump", "raw", "rendered", "value")
+
+    def __init__(self, raw: object, value: object, dump: Callable[[], Any], rendered: Any) -> None:
+        self.raw = raw
+        self.value = value
+        self.dump = dump
+        self.rendered = rendered
