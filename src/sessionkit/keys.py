@@ -17,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
+from starlette.requests import HTTPConnection
 
 from sessionkit.exceptions import SessionKeyMissingError, SessionValueError
 from sessionkit.middleware import get_session
@@ -24,8 +25,6 @@ from sessionkit.session import ABSENT
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from starlette.requests import HTTPConnection
 
     from sessionkit.session import Session
 
@@ -121,6 +120,8 @@ class SessionKey(Generic[T]):
         def dependency(conn: HTTPConnection) -> T:
             return self.get(conn)
 
+        # FastAPI reads the annotation at run time: give it the class, not a string.
+        dependency.__annotations__ = {"conn": HTTPConnection, "return": self.type}
         dependency.__name__ = f"session_{self.name}"
         return Depends(dependency)
 
