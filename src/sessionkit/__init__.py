@@ -1,6 +1,7 @@
 """sessionkit: signed-cookie sessions for ASGI apps, declared, validated at startup, typed."""
 
 from sessionkit.codec import SessionCodec
+from sessionkit.csrf import CSRFMiddleware, CSRFSettings, check_cross_origin, csrf_token
 from sessionkit.exceptions import (
     SessionConfigError,
     SessionConfigWarning,
@@ -17,6 +18,8 @@ from sessionkit.session import Session
 from sessionkit.settings import SessionSettings
 
 __all__ = [
+    "CSRFMiddleware",
+    "CSRFSettings",
     "Session",
     "SessionCodec",
     "SessionConfigError",
@@ -30,5 +33,7 @@ __all__ = [
     "SessionSettings",
     "SessionTooLargeError",
     "SessionValueError",
+    "check_cross_origin",
+    "csrf_token",
     "get_session",
 ]

@@ -46,10 +46,10 @@ class SessionConfigError(SessionError, ValueError):
     environment variable and the fix.
     """
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    def __init__(self, problems: Sequence[str], kind: str = "session") -> None:
         self.problems: tuple[str, ...] = tuple(problems)
         count = len(self.problems)
-        head = "invalid session setting" if count == 1 else f"{count} invalid session settings"
+        head = f"invalid {kind} setting" if count == 1 else f"{count} invalid {kind} settings"
         super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in self.problems))
 
 

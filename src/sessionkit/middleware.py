@@ -16,7 +16,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
-from starlette.datastructures import MutableHeaders
 
 from sessionkit.codec import Decoded, SessionCodec
 from sessionkit.cookies import COOKIE_SIZE_LIMIT, CookieWriter, read_cookies
@@ -128,19 +127,23 @@ class _Connection:
     def _used_cookie(self) -> bool:
         return bool(self.raw) and self.session.loaded
 
-    def _headers_for(self, message: Message) -> None:
+    def _headers_for(self, message: Message, *, vary: bool) -> None:
         session = self.session
         header = self.middleware.set_cookie_header(session, self.decoded)
-        if session.accessed or header is not None or self._used_cookie():
-            headers = MutableHeaders(scope=message)
-            headers.add_vary_header("Cookie")
-            if header is not None:
-                headers.append("set-cookie", header.decode("latin-1"))
+        used = session.accessed or header is not None or self._used_cookie()
+        if not used:
+            return
+        headers = list(message.get("headers", ()))
+        if vary:
+            _add_vary_cookie(headers)
+        if header is not None:
+            headers.append((b"set-cookie", header))
+        message["headers"] = headers
 
     def send_http(self, send: Send) -> Send:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self._headers_for(message)
+                self._headers_for(message, vary=True)
                 self.session.lock(_AFTER_RESPONSE)
             await send(message)
 
@@ -148,12 +151,16 @@ class _Connection:
 
     def send_websocket(self, send: Send) -> Send:
         async def send_wrapper(message: Message) -> None:
-            if message["type"] == "websocket.accept":
-                self._headers_for(message)
+            kind = message["type"]
+            if kind == "websocket.accept":
+                self._headers_for(message, vary=False)
                 session = self.session
                 if session.loaded:
                     self.snapshot = self.middleware.codec.dumps(session)
                 session.lock(_AFTER_ACCEPT)
+            elif kind == "websocket.http.response.start":  # a denial response
+                self._headers_for(message, vary=True)
+                self.session.lock(_AFTER_RESPONSE)
             await send(message)
 
         return send_wrapper
@@ -182,6 +189,17 @@ class _Connection:
             "websocket.accept().",
             ", ".join(repr(k) for k in changed),
         )
+
+
+def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
+    """Add ``Cookie`` to the response's ``Vary`` header, creating it if needed."""
+    for index, (name, value) in enumerate(headers):
+        if name.lower() == b"vary":
+            tokens = {token.strip().lower() for token in value.split(b",")}
+            if b"cookie" not in tokens and b"*" not in tokens:
+                headers[index] = (name, value + b", Cookie")
+            return
+    headers.append((b"vary", b"Cookie"))
 
 
 def _largest_keys(session: Session, count: int = 3) -> list[tuple[str, int]]:

@@ -8,17 +8,16 @@ risky is a :class:`~sessionkit.SessionConfigWarning`.
 
 from __future__ import annotations
 
-import difflib
-import json
-import os
 import re
 import warnings
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
-from sessionkit.exceptions import SessionConfigError, SessionConfigWarning
+from sessionkit._config import DeclaredSettings, split_list
+from sessionkit._config import env_var as _env_var
+from sessionkit.exceptions import SessionConfigWarning
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -31,28 +30,32 @@ GENERATE_KEY_HINT = "generate one with `python -m sessionkit generate-key`"
 MIN_KEY_LENGTH = 32
 MIN_KEY_VARIETY = 10
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _UNSAFE_ATTRIBUTE = re.compile(r"[\x00-\x20;,\x7f]")
 
 
-class SessionSettings(BaseSettings):
+class SessionSettings(DeclaredSettings):
     """Every option of the session cookie, with its environment variable.
 
     Build it from the environment with ``SessionSettings()``, or merge an explicit
     mapping over the environment with :meth:`from_config`.
     """
 
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        frozen=True,
-        hide_input_in_errors=True,
-        # Fields are read from the environment by their alias only (SESSION_PATH, never
-        # PATH); explicit values are given by field name and mapped in __init__.
-        validate_by_name=False,
-        validate_by_alias=True,
-    )
+    config_kind: ClassVar[str] = "session"
+    config_mapping: ClassVar[str] = "sessions_config"
+    config_fixes: ClassVar[Mapping[str, str]] = {
+        "secret_key": "set the SECRET_KEY environment variable or the secret_key config item; "
+        f"{GENERATE_KEY_HINT}",
+        "secret_key_fallbacks": "give old keys as a comma-separated list or a JSON list of strings",
+        "max_age": "give a whole number of seconds, or leave it empty / 'none' for a "
+        "browser-session cookie",
+        "same_site": "use one of 'lax', 'strict' or 'none'",
+        "https_only": "use true or false",
+        "partitioned": "use true or false",
+        "compress": "use true or false",
+        "refresh_after": "give a whole number of seconds, or leave it empty for half of max_age",
+        "absolute_lifetime": "give a whole number of seconds, or leave it empty for no limit",
+    }
 
     secret_key: SecretStr = Field(
         validation_alias="SECRET_KEY",
@@ -121,17 +124,15 @@ class SessionSettings(BaseSettings):
         description="Compress the cookie with zlib when that makes it shorter.",
     )
 
-    def __init__(self, **values: Any) -> None:
-        _reject_unknown(values)
-        by_alias = {env_var(k) if k in _FIELDS else k: v for k, v in values.items()}
-        try:
-            super().__init__(**by_alias)
-        except ValidationError as exc:
-            raise SessionConfigError(_describe(exc, explicit=values)) from exc
-        problems = _problems(self)
-        if problems:
-            raise SessionConfigError(problems)
+    def config_problems(self) -> list[str]:
+        return _problems(self)
+
+    def config_warnings(self) -> None:
         _warn_about_risks(self)
+
+    def __init__(self, **values: Any) -> None:
+        # Explicit values go by field name (the pydantic plugin would type them by alias).
+        super().__init__(**values)
 
     @classmethod
     def from_config(cls, sessions_config: Mapping[str, Any] | None = None) -> SessionSettings:
@@ -168,12 +169,7 @@ class SessionSettings(BaseSettings):
     @field_validator("secret_key_fallbacks", mode="before")
     @classmethod
     def _split_fallbacks(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
+        return split_list(value)
 
     @property
     def refresh_interval(self) -> int | None:
@@ -195,82 +191,12 @@ class SessionSettings(BaseSettings):
         return value.strip().lower() if isinstance(value, str) else value
 
 
-_FIELDS = frozenset(SessionSettings.model_fields)
+_where = SessionSettings.where
 
 
 def env_var(field: str) -> str:
-    """The environment variable that sets ``field``."""
-    alias = SessionSettings.model_fields[field].validation_alias
-    return alias if isinstance(alias, str) else field.upper()
-
-
-def _where(field: str) -> str:
-    return f"{field} (environment variable {env_var(field)})"
-
-
-def _reject_unknown(values: Mapping[str, Any]) -> None:
-    known = SessionSettings.model_fields
-    problems = []
-    for name in values:
-        # pydantic-settings' own init arguments (_env_file, _secrets_dir...) start with "_".
-        if name in known or name.startswith("_"):
-            continue
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        problems.append(
-            f"unknown session setting {name!r}: {hint}valid settings are {', '.join(known)}"
-        )
-    if problems:
-        raise SessionConfigError(problems)
-
-
-_FIXES = {
-    "secret_key": f"set the SECRET_KEY environment variable or the secret_key config item; "
-    f"{GENERATE_KEY_HINT}",
-    "secret_key_fallbacks": "give old keys as a comma-separated list or a JSON list of strings",
-    "max_age": "give a whole number of seconds, or leave it empty / 'none' for a "
-    "browser-session cookie",
-    "same_site": "use one of 'lax', 'strict' or 'none'",
-    "https_only": "use true or false",
-    "compress": "use true or false",
-    "refresh_after": "give a whole number of seconds, or leave it empty for half of max_age",
-    "absolute_lifetime": "give a whole number of seconds, or leave it empty for no limit",
-    "partitioned": "use true or false",
-}
-
-
-def _describe(exc: ValidationError, explicit: Mapping[str, Any]) -> list[str]:
-    problems = []
-    for error in exc.errors():
-        loc = str(error["loc"][0]) if error["loc"] else "settings"
-        field = _field_for(loc)
-        if field is None:
-            problems.append(f"{loc}: {error['msg']}")
-            continue
-        fix = _FIXES.get(field, "correct the value")
-        if error["type"] == "missing":
-            problems.append(
-                f"{_where(field)} is not set (not in sessions_config, the environment, "
-                f".env or the secrets directory); {fix}"
-            )
-            continue
-        source = "given explicitly" if field in explicit else _env_source(field)
-        problems.append(f"{_where(field)}, {source}: {error['msg']}; {fix}")
-    return problems
-
-
-def _field_for(loc: str) -> str | None:
-    for name in SessionSettings.model_fields:
-        if loc.lower() in (name, env_var(name).lower()):
-            return name
-    return None
-
-
-def _env_source(field: str) -> str:
-    variable = env_var(field)
-    if any(name.upper() == variable for name in os.environ):
-        return f"read from ${variable}"
-    return "read from .env, the secrets directory or the default"
+    """The environment variable that sets the session setting ``field``."""
+    return _env_var(SessionSettings, field)
 
 
 def _problems(settings: SessionSettings) -> list[str]:
@@ -289,7 +215,7 @@ def _problems(settings: SessionSettings) -> list[str]:
         if value is not None and value <= 0:
             problems.append(
                 f"{_where(field)} is {value}, but it must be a positive number of seconds; "
-                f"{_FIXES[field]}"
+                f"{SessionSettings.config_fixes[field]}"
             )
     problems += _cookie_problems(settings)
     return problems
@@ -299,7 +225,7 @@ def _cookie_problems(s: SessionSettings) -> list[str]:
     problems = []
     name = s.session_cookie
     secure_fix = "set https_only=True (SESSION_HTTPS_ONLY=true) and serve the site over HTTPS"
-    if not _TOKEN.match(name):
+    if not _TOKEN.fullmatch(name):
         problems.append(
             f"{_where('session_cookie')} is {name!r}, which is not a valid cookie name "
             f"(RFC 6265 token: letters, digits and !#$%&'*+-.^_`|~); choose a name like 'session'"

@@ -1,0 +1,145 @@
+"""What sessionkit's settings models share: explicit values by field name, the environment
+by alias only, and every problem reported as one :class:`SessionConfigError`.
+
+Each problem line names the setting, its environment variable, where the value came from,
+and the fix. Inputs are never echoed (``hide_input_in_errors``): they may be secrets.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import json
+import os
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sessionkit.exceptions import SessionConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+# pydantic-settings' own init arguments (_env_file, _secrets_dir...), passed through.
+_SOURCE_OPTIONS = frozenset(
+    name
+    for name in inspect.signature(BaseSettings.__init__).parameters
+    if name.startswith("_") and not name.startswith("__")
+)
+
+
+class DeclaredSettings(BaseSettings):
+    """A settings model whose construction fails fast with messages that say what to do."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        # Fields are read from the environment by their alias only (SESSION_PATH, never
+        # PATH); explicit values are given by field name and mapped in __init__.
+        validate_by_name=False,
+        validate_by_alias=True,
+    )
+
+    #: "session" or "CSRF": how messages name this model's settings.
+    config_kind: ClassVar[str] = "session"
+    #: what the explicit mapping is called in the docs: "sessions_config", "csrf_config"
+    config_mapping: ClassVar[str] = "sessions_config"
+    #: the fix to suggest when a field's value does not validate
+    config_fixes: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, **values: Any) -> None:
+        cls = type(self)
+        _reject_unknown(cls, values)
+        by_alias = {env_var(cls, k) if k in cls.model_fields else k: v for k, v in values.items()}
+        try:
+            super().__init__(**by_alias)
+        except ValidationError as exc:
+            raise SessionConfigError(_describe(cls, exc, values), cls.config_kind) from exc
+        problems = self.config_problems()
+        if problems:
+            raise SessionConfigError(problems, cls.config_kind)
+        self.config_warnings()
+
+    def config_problems(self) -> list[str]:
+        """Rules across fields, checked after each field validated: one line per problem."""
+        return []
+
+    def config_warnings(self) -> None:
+        """Warn about legal but risky values."""
+
+    @classmethod
+    def where(cls, field: str) -> str:
+        """``field (environment variable NAME)``, for messages."""
+        return f"{field} (environment variable {env_var(cls, field)})"
+
+
+def env_var(model: type[BaseSettings], field: str) -> str:
+    """The environment variable that sets ``field`` of ``model``."""
+    alias = model.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else field.upper()
+
+
+def split_list(value: object) -> object:
+    """An environment value as a list: a JSON list, or comma-separated items."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+def _reject_unknown(model: type[DeclaredSettings], values: Mapping[str, Any]) -> None:
+    known = model.model_fields
+    problems = []
+    for name in values:
+        if name in known or name in _SOURCE_OPTIONS:
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        problems.append(
+            f"unknown {model.config_kind} setting {name!r}: {hint}valid settings are "
+            f"{', '.join(known)}"
+        )
+    if problems:
+        raise SessionConfigError(problems, model.config_kind)
+
+
+def _describe(
+    model: type[DeclaredSettings], exc: ValidationError, explicit: Mapping[str, Any]
+) -> list[str]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = str(error["loc"][0]) if error["loc"] else ""
+        field = _field_for(model, loc)
+        if field is None:
+            problems.append(f"{loc or model.config_kind + ' settings'}: {error['msg']}")
+            continue
+        fix = model.config_fixes.get(field, "correct the value")
+        if error["type"] == "missing":
+            problems.append(
+                f"{model.where(field)} is not set (not in {model.config_mapping}, the "
+                f"environment, .env or the secrets directory); {fix}"
+            )
+            continue
+        source = "given explicitly" if field in explicit else _env_source(model, field)
+        problems.append(f"{model.where(field)}, {source}: {error['msg']}; {fix}")
+    return problems
+
+
+def _field_for(model: type[BaseSettings], loc: str) -> str | None:
+    for name in model.model_fields:
+        if loc.lower() in (name, env_var(model, name).lower()):
+            return name
+    return None
+
+
+def _env_source(model: type[BaseSettings], field: str) -> str:
+    variable = env_var(model, field)
+    if any(name.upper() == variable for name in os.environ):
+        return f"read from ${variable}"
+    return "read from .env, the secrets directory or the default"
