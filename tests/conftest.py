@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import pytest
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 #: A strong key (no weak-key warning); tests never use it anywhere real.
 KEY = "k8Jq3vN0pX7wR2tY5uZ1aB4cD6eF9gH0iJ3kL5mN7oP"
@@ -17,14 +12,13 @@ OLD_KEY = "Zy9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe9Dc8Ba7zYx"
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No SECRET_KEY/SESSION_* variable and no .env leak into a test from the machine."""
     for name in list(os.environ):
         upper = name.upper()
         if upper.startswith(("SECRET_KEY", "SESSION_", "CSRF_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    yield
 
 
 @pytest.fixture

@@ -202,7 +202,10 @@ class SessionCodec:
     def _unpack(value: bytes) -> tuple[bytes, int]:
         body, _, created = value.rpartition(b".")
         if body.startswith(b"."):
-            payload = zlib.decompressobj().decompress(base64_decode(body[1:]), _MAX_INFLATED)
+            inflater = zlib.decompressobj()
+            payload = inflater.decompress(base64_decode(body[1:]), _MAX_INFLATED)
+            if inflater.unconsumed_tail or not inflater.eof:
+                raise ValueError("compressed payload inflates past the limit or is truncated")
         else:
             payload = base64_decode(body)
         return payload, bytes_to_int(base64_decode(created))

@@ -76,8 +76,10 @@ class SessionMiddleware:
         if kind == "http":
             await self.app(scope, receive, conn.send_http(send))
         else:
-            await self.app(scope, receive, conn.send_websocket(send))
-            conn.report_lost_changes()
+            try:
+                await self.app(scope, receive, conn.send_websocket(send))
+            finally:  # WebSocket handlers often end by an exception (a disconnect)
+                conn.report_lost_changes()
 
     def set_cookie_header(self, session: Session, decoded: Decoded | None) -> bytes | None:
         """The ``Set-Cookie`` value the response needs for ``session``, if any."""

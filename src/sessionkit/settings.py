@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
+from starlette.datastructures import Secret
 
 from sessionkit._config import DeclaredSettings, split_list
 from sessionkit._config import env_var as _env_var
@@ -161,15 +162,13 @@ class SessionSettings(DeclaredSettings):
     @field_validator("secret_key", mode="before")
     @classmethod
     def _unwrap_starlette_secret(cls, value: object) -> object:
-        # starlette.config.Secret hides its value in repr but str() reveals it.
-        if type(value).__name__ == "Secret" and not isinstance(value, str | bytes):
-            return str(value)
-        return value
+        return _unwrap_secret(value)
 
     @field_validator("secret_key_fallbacks", mode="before")
     @classmethod
     def _split_fallbacks(cls, value: object) -> object:
-        return split_list(value)
+        value = split_list(value)
+        return [_unwrap_secret(key) for key in value] if isinstance(value, list) else value
 
     @property
     def refresh_interval(self) -> int | None:
@@ -192,6 +191,13 @@ class SessionSettings(DeclaredSettings):
 
 
 _where = SessionSettings.where
+
+
+def _unwrap_secret(value: object) -> object:
+    # starlette.datastructures.Secret hides its value in repr; str() reveals it.
+    if isinstance(value, Secret):
+        return str(value)
+    return value
 
 
 def env_var(field: str) -> str:
