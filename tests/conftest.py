@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
 import pytest
 
 #: A strong key (no weak-key warning); tests never use it anywhere real.
