@@ -1,0 +1,301 @@
+"""The command line, run as users run it: ``python -m sessionkit`` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from sessionkit import SessionCodec, SessionSettings
+from tests.conftest import KEY, OLD_KEY
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+COMMANDS = ["generate-key", "check", "decode", "demo"]
+URL_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
+# Talk to the demo directly, whatever proxy the machine is configured with.
+LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A minimal, explicit environment for the subprocess: no variable leaks in."""
+    return {"PATH": os.environ["PATH"], "PYTHONUTF8": "1", **(extra or {})}
+
+
+def run(
+    *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sessionkit", *args],
+        env=environment(env),
+        input=stdin,
+        capture_output=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
+    )
+
+
+def cookie(data: dict[str, object], *, key: str = KEY, age: float = 0) -> str:
+    """A session cookie holding ``data``, signed with ``key`` ``age`` seconds ago."""
+    return SessionCodec([key], clock=lambda: time.time() - age).encode(data)
+
+
+def test_help_lists_every_command() -> None:
+    """--help exits 0 and lists the four commands."""
+    result = run("--help")
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    """Each command's --help exits 0 with its usage line."""
+    result = run(command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"usage: python -m sessionkit {command}")
+
+
+def test_no_command_is_a_usage_error() -> None:
+    """Without a command the exit status is 2 and stderr asks for one."""
+    result = run()
+    assert result.returncode == 2
+    assert "COMMAND" in result.stderr
+
+
+def test_console_script_is_installed() -> None:
+    """The `sessionkit` console script runs the same command line."""
+    script = Path(sys.executable).with_name("sessionkit")
+    result = subprocess.run(
+        [str(script), "--help"], env=environment(), capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: sessionkit")
+
+
+def test_generate_key_prints_a_strong_url_safe_key() -> None:
+    """generate-key prints one URL-safe key of 32 random bytes that settings accept silently."""
+    result = run("generate-key")
+    assert result.returncode == 0
+    key = result.stdout.strip()
+    assert result.stdout == key + "\n"
+    assert len(key) >= 43  # 32 bytes in unpadded base64
+    assert URL_SAFE.match(key)
+    SessionSettings(secret_key=key)  # no weak-key warning: warnings are errors here
+
+
+def test_generate_key_gives_a_new_key_each_time() -> None:
+    """Two runs of generate-key never print the same key."""
+    assert run("generate-key").stdout != run("generate-key").stdout
+
+
+def test_check_without_a_key_fails_naming_secret_key() -> None:
+    """check without SECRET_KEY exits 1 with the startup error, and no traceback."""
+    result = run("check")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "SECRET_KEY" in result.stderr
+    assert "generate-key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_summarises_valid_settings_without_secrets() -> None:
+    """check exits 0 listing every setting, with neither key printed."""
+    result = run("check", env={"SECRET_KEY": KEY, "SECRET_KEY_FALLBACKS": OLD_KEY})
+    assert result.returncode == 0
+    for variable in ("SECRET_KEY", "SECRET_KEY_FALLBACKS", "SESSION_MAX_AGE", "SESSION_COOKIE"):
+        assert variable in result.stdout
+    assert "1 key(s), masked" in result.stdout
+    output = result.stdout + result.stderr
+    assert KEY not in output
+    assert OLD_KEY not in output
+
+
+def test_check_reads_dot_env() -> None:
+    """check reads SECRET_KEY and other settings from ./.env."""
+    Path(".env").write_text(f"SECRET_KEY={KEY}\nSESSION_COOKIE=from_dotenv\n")
+    result = run("check")
+    assert result.returncode == 0
+    assert "from_dotenv" in result.stdout
+    assert KEY not in result.stdout
+
+
+def test_check_reports_invalid_settings() -> None:
+    """check exits 1 naming a setting browsers would reject, without printing the key."""
+    result = run("check", env={"SECRET_KEY": KEY, "SESSION_SAME_SITE": "none"})
+    assert result.returncode == 1
+    assert "same_site" in result.stderr
+    assert "SESSION_HTTPS_ONLY" in result.stderr
+    assert KEY not in result.stdout + result.stderr
+
+
+def test_check_warns_about_a_weak_key() -> None:
+    """A weak key passes check (exit 0) with a warning on stderr that does not show it."""
+    weak = "aaaaaaaaaaaaaaaa"
+    result = run("check", env={"SECRET_KEY": weak})
+    assert result.returncode == 0
+    assert "warning:" in result.stderr
+    assert "weak" in result.stderr
+    assert weak not in result.stdout + result.stderr
+
+
+def test_decode_prints_the_session_as_json() -> None:
+    """decode verifies a cookie with SECRET_KEY and prints its data as JSON."""
+    data = {"last_todo_id": 3, "name": "Zoë"}
+    result = run("decode", cookie(data), env={"SECRET_KEY": KEY})
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == data
+    assert "valid" in result.stderr
+
+
+def test_decode_accepts_a_fallback_key() -> None:
+    """A cookie signed with a key in SECRET_KEY_FALLBACKS decodes, noted as an old key."""
+    env = {"SECRET_KEY": KEY, "SECRET_KEY_FALLBACKS": OLD_KEY}
+    result = run("decode", cookie({"n": 1}, key=OLD_KEY), env=env)
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {"n": 1}
+    assert "old key" in result.stderr
+
+
+@pytest.mark.parametrize("form", ["session={}", '"{}"', "  {}\n"])
+def test_decode_accepts_pasted_forms(form: str) -> None:
+    """decode ignores a leading 'session=', quotes and whitespace around the value."""
+    result = run("decode", form.format(cookie({"n": 1})), env={"SECRET_KEY": KEY})
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {"n": 1}
+
+
+def test_decode_reads_stdin() -> None:
+    """decode - reads the cookie from stdin, out of the shell's history."""
+    result = run("decode", "-", env={"SECRET_KEY": KEY}, stdin=cookie({"n": 2}) + "\n")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {"n": 2}
+
+
+def test_decode_rejects_a_tampered_cookie() -> None:
+    """A cookie whose data was changed exits 1 with 'bad signature', no traceback."""
+    signed = cookie({"admin": False})
+    forged = cookie({"admin": True}, key=OLD_KEY).split(".")[0] + signed[signed.index(".") :]
+    result = run("decode", forged, env={"SECRET_KEY": KEY})
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "bad signature" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_decode_rejects_another_keys_cookie() -> None:
+    """A cookie signed with an unknown key exits 1."""
+    result = run("decode", cookie({"n": 1}, key=OLD_KEY), env={"SECRET_KEY": KEY})
+    assert result.returncode == 1
+    assert "bad signature" in result.stderr
+
+
+def test_decode_rejects_a_malformed_value() -> None:
+    """A value that is no session cookie at all exits 1 as malformed."""
+    result = run("decode", "not-a-cookie", env={"SECRET_KEY": KEY})
+    assert result.returncode == 1
+    assert "malformed" in result.stderr
+
+
+def test_decode_reports_an_expired_cookie() -> None:
+    """A cookie older than max_age exits 1 saying it expired and which setting decides."""
+    env = {"SECRET_KEY": KEY, "SESSION_MAX_AGE": "60"}
+    result = run("decode", cookie({"n": 1}, age=3600), env=env)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "expired" in result.stderr
+    assert "SESSION_MAX_AGE" in result.stderr
+
+
+def test_decode_without_a_key_fails_naming_secret_key() -> None:
+    """decode without SECRET_KEY exits 1 with the configuration error."""
+    result = run("decode", cookie({"n": 1}))
+    assert result.returncode == 1
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_demo_rejects_a_bad_port() -> None:
+    """demo --port outside 0-65535 is a usage error (exit 2)."""
+    result = run("demo", "--port", "70000")
+    assert result.returncode == 2
+    assert "not a port number" in result.stderr
+
+
+def test_demo_refuses_invalid_settings() -> None:
+    """demo exits 1 with the configuration error, instead of serving, on bad settings."""
+    result = run("demo", "--port", str(free_port()), env={"SESSION_SAME_SITE": "none"})
+    assert result.returncode == 1
+    assert "same_site" in result.stderr
+    assert "SECRET_KEY" not in result.stderr  # the demo would make a key: not the problem
+    assert "Uvicorn running" not in result.stderr
+
+
+def test_demo_without_a_key_serves_with_a_temporary_one() -> None:
+    """demo with no SECRET_KEY serves the app and says sessions will not survive a restart."""
+    output, body = serve_and_get("/", env={})
+    assert "Todos" in body
+    assert "temporary key" in output
+    assert "will not survive a restart" in output
+
+
+def test_demo_uses_the_configured_key() -> None:
+    """demo with SECRET_KEY signs sessions with it and prints no temporary-key notice."""
+    output, body = serve_and_get("/unseen-todos", env={"SECRET_KEY": KEY})
+    assert len(json.loads(body)) == 3
+    assert "temporary key" not in output
+    assert KEY not in output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve_and_get(path: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """Run ``demo`` on a free port, GET ``path``, stop it: its output and the body."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sessionkit", "demo", "--port", str(port)],
+        env=environment({"PYTHONUNBUFFERED": "1", **env}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        encoding="utf-8",
+    )
+    try:
+        body = wait_for(f"http://127.0.0.1:{port}{path}", process)
+    finally:
+        process.terminate()
+        try:
+            output, _ = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+    return output, body
+
+
+def wait_for(url: str, process: subprocess.Popen[str], timeout: float = 20) -> str:
+    """The body at ``url`` once the server answers; fails if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the demo server exited early"
+        try:
+            with LOCAL.open(url, timeout=2) as response:
+                body: str = response.read().decode()
+                return body
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    pytest.fail(f"the demo server did not answer {url} within {timeout} seconds")
