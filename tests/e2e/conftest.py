@@ -12,6 +12,7 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from playwright.sync_api import Browser, BrowserContext, Page
+    from starlette.types import ASGIApp
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -89,13 +91,12 @@ class DemoServer:
     todos: TodoList
 
 
-@pytest.fixture
-def demo_server() -> Iterator[DemoServer]:
-    """A fresh demo app served by uvicorn on 127.0.0.1, in a thread; always stopped."""
-    app = create_app(SessionSettings(secret_key=KEY))
+@contextmanager
+def serve(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[int]:
+    """Serve ``app`` with uvicorn on ``host`` and a free port, in a thread; always stopped."""
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    sock.bind((host, 0))
+    port: int = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -103,14 +104,22 @@ def demo_server() -> Iterator[DemoServer]:
     try:
         deadline = time.monotonic() + 10
         while not server.started:
-            assert thread.is_alive(), "the demo server stopped while starting"
-            assert time.monotonic() < deadline, "the demo server did not start in 10 seconds"
+            assert thread.is_alive(), "the server stopped while starting"
+            assert time.monotonic() < deadline, "the server did not start in 10 seconds"
             time.sleep(0.02)
-        yield DemoServer(f"http://127.0.0.1:{port}", app.state.todos)
+        yield port
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@pytest.fixture
+def demo_server() -> Iterator[DemoServer]:
+    """A fresh demo app served by uvicorn on 127.0.0.1, in a thread; always stopped."""
+    app = create_app(SessionSettings(secret_key=KEY))
+    with serve(app) as port:
+        yield DemoServer(f"http://127.0.0.1:{port}", app.state.todos)
 
 
 @pytest.fixture
