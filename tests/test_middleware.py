@@ -981,3 +981,31 @@ def test_raw_app_reads_the_session_from_scope() -> None:
     response = http.get("/", headers=with_cookie(cookie_for({"a": 1})))
     assert response.text == "[('a', 1)]"
     assert response.headers["vary"] == "Cookie"
+
+
+def test_clear_then_write_starts_a_new_creation_time(key: str) -> None:
+    """clear() then a write in one request re-issues with a new creation time (a login)."""
+    now = [1_000_000.0]
+
+    async def login(request: Request) -> PlainTextResponse:
+        request.session.clear()
+        request.session["user"] = "ada"
+        return PlainTextResponse("ok")
+
+    async def visit(request: Request) -> PlainTextResponse:
+        request.session["seen"] = True
+        return PlainTextResponse("ok")
+
+    inner = Starlette(routes=[Route("/login", login), Route("/visit", visit)])
+    middleware = SessionMiddleware(inner, settings=SessionSettings(secret_key=key))
+    middleware.codec.clock = lambda: now[0]
+    client = TestClient(middleware)
+    client.get("/visit")
+    first = middleware.codec.decode(client.cookies["session"])
+    assert first is not None
+    now[0] += 500
+    client.get("/login")
+    second = middleware.codec.decode(client.cookies["session"])
+    assert second is not None
+    assert second.data == {"user": "ada"}
+    assert (first.created_at, second.created_at) == (1_000_000, 1_000_500)

@@ -254,7 +254,7 @@ def test_lazy_session_loading_nothing_is_empty() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="KNOWN LIMITATION of lazy decoding (documented in the WebSockets/raw ASGI docs): "
+    reason="KNOWN LIMITATION of lazy decoding (documented in docs/sessions.md, plain ASGI): "
     "an untouched lazy Session keeps its data out of the underlying dict, and C-level readers "
     "(json.dumps' empty-dict fast path, PyDict_* APIs) bypass the overridden methods; reading "
     "it once through any dict method, request.session or get_session loads it",

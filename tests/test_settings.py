@@ -793,3 +793,9 @@ def test_no_secret_in_warnings() -> None:
     for warning in record:
         assert weak not in str(warning.message)
         assert "Old-Canary-1" not in str(warning.message)
+
+
+def test_refresh_after_not_below_max_age_warns(key: str) -> None:
+    """refresh_after >= max_age warns: sessions would expire before any re-issue."""
+    with pytest.warns(SessionConfigWarning, match=r"refresh_after .*SESSION_REFRESH_AFTER.*"):
+        SessionSettings(secret_key=key, max_age=60, refresh_after=60)

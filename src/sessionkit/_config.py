@@ -123,7 +123,7 @@ def _describe(
         if error["type"] == "missing":
             problems.append(
                 f"{model.where(field)} is not set (not in {model.config_mapping}, the "
-                f"environment, .env or the secrets directory); {fix}"
+                f"environment or .env); {fix}"
             )
             continue
         source = "given explicitly" if field in explicit else _env_source(model, field)
@@ -142,4 +142,4 @@ def _env_source(model: type[BaseSettings], field: str) -> str:
     variable = env_var(model, field)
     if any(name.upper() == variable for name in os.environ):
         return f"read from ${variable}"
-    return "read from .env, the secrets directory or the default"
+    return "read from .env or the default"

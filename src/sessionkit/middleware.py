@@ -92,7 +92,8 @@ class SessionMiddleware:
         payload = self.codec.dumps(session)
         if decoded is not None and payload == decoded.payload and not self._reissue(decoded):
             return None
-        value = self.codec.sign(payload, created_at=decoded.created_at if decoded else None)
+        created = decoded.created_at if decoded is not None and not session.renewed else None
+        value = self.codec.sign(payload, created_at=created)
         size = self.cookies.size(value)
         if size > COOKIE_SIZE_LIMIT:
             raise SessionTooLargeError(size, COOKIE_SIZE_LIMIT, _largest_keys(session))

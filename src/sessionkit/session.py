@@ -28,12 +28,15 @@ __all__ = ["Session"]
 class Session(dict[str, Any]):
     """The session data of one connection: a ``dict`` that tracks use and changes."""
 
-    __slots__ = ("_bindings", "_loader", "_locked", "accessed", "modified")
+    __slots__ = ("_bindings", "_loader", "_locked", "accessed", "modified", "renewed")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.accessed = False
         self.modified = False
+        #: cleared in this request: data written after that is a new session (new creation
+        #: time for the absolute lifetime), e.g. on login
+        self.renewed = False
         self._loader: Callable[[], dict[str, Any]] | None = None
         self._locked: str | None = None
         self._bindings: dict[str, _Binding] | None = None
@@ -195,6 +198,7 @@ class Session(dict[str, Any]):
     def clear(self) -> None:
         self.mark_modified()
         super().clear()
+        self.renewed = True
 
     def pop(self, key: str, *args: Any) -> Any:
         if key in self:

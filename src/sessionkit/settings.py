@@ -1,7 +1,8 @@
 """``SessionSettings``: every session option, read from the environment and validated at startup.
 
 Values come from, highest priority first: explicit values (``sessions_config``), environment
-variables, a ``.env`` file, the secrets directory, then the defaults. Anything browsers would
+variables, a ``.env`` file, then the defaults (pass ``_secrets_dir=`` to read a secrets
+directory too, as pydantic-settings allows). Anything browsers would
 silently reject is a :class:`~sessionkit.SessionConfigError` at construction; anything legal but
 risky is a :class:`~sessionkit.SessionConfigWarning`.
 """
@@ -296,6 +297,15 @@ def _warn_about_risks(settings: SessionSettings) -> None:
         warnings.warn(
             f"{_where('max_age')} is {settings.max_age}: every session expires as soon as it "
             f"is issued; use a positive number of seconds, or None for a browser-session cookie",
+            SessionConfigWarning,
+            stacklevel=3,
+        )
+    refresh, max_age = settings.refresh_after, settings.max_age
+    if refresh is not None and max_age is not None and refresh >= max_age > 0:
+        warnings.warn(
+            f"{_where('refresh_after')} is {refresh}, not less than max_age ({max_age}): "
+            f"sessions expire before they are ever re-issued, so users are logged out while "
+            f"active; use a value below max_age (by default, half of it)",
             SessionConfigWarning,
             stacklevel=3,
         )

@@ -1,0 +1,1 @@
+"""sessionkit's benchmark suite: ``python -m benchmarks`` (see ``README.md`` here)."""
