@@ -1009,3 +1009,91 @@ def test_clear_then_write_starts_a_new_creation_time(key: str) -> None:
     assert second is not None
     assert second.data == {"user": "ada"}
     assert (first.created_at, second.created_at) == (1_000_000, 1_000_500)
+
+
+def _changes_app(key: str) -> TestClient:
+    """An app with one route per way of changing a nested value in place."""
+
+    async def seed(request: Request) -> PlainTextResponse:
+        request.session.update({"d": {"n": 0}, "l": [0], "big": {"k": list(range(50))}})
+        return PlainTextResponse("ok")
+
+    async def via_get(request: Request) -> PlainTextResponse:
+        box = request.session.get("d")
+        assert box is not None
+        box["n"] += 1
+        return PlainTextResponse("ok")
+
+    async def via_setdefault(request: Request) -> PlainTextResponse:
+        request.session.setdefault("l", []).append(1)
+        return PlainTextResponse("ok")
+
+    async def via_values(request: Request) -> PlainTextResponse:
+        for value in request.session.values():
+            if isinstance(value, list):
+                value.append(2)
+        return PlainTextResponse("ok")
+
+    async def via_items(request: Request) -> PlainTextResponse:
+        for name, value in request.session.items():
+            if name == "d":
+                value["n"] = 10
+        return PlainTextResponse("ok")
+
+    async def via_copy(request: Request) -> PlainTextResponse:
+        request.session.copy()["d"]["n"] = 20
+        return PlainTextResponse("ok")
+
+    async def read_only(request: Request) -> JSONResponse:
+        session = request.session
+        return JSONResponse({"d": session["d"], "l": session.get("l"), "keys": list(session)})
+
+    async def show(request: Request) -> JSONResponse:
+        return JSONResponse({"d": request.session["d"], "l": request.session["l"]})
+
+    routes = [
+        Route(path, endpoint)
+        for path, endpoint in [
+            ("/seed", seed),
+            ("/get", via_get),
+            ("/setdefault", via_setdefault),
+            ("/values", via_values),
+            ("/items", via_items),
+            ("/copy", via_copy),
+            ("/read", read_only),
+            ("/show", show),
+        ]
+    ]
+    app = Starlette(routes=routes, middleware=[SessionSettings(secret_key=key).middleware()])
+    client = TestClient(app)
+    client.get("/seed")
+    return client
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/get", {"d": {"n": 1}, "l": [0]}),
+        ("/setdefault", {"d": {"n": 0}, "l": [0, 1]}),
+        ("/values", {"d": {"n": 0}, "l": [0, 2]}),
+        ("/items", {"d": {"n": 10}, "l": [0]}),
+        ("/copy", {"d": {"n": 20}, "l": [0]}),
+    ],
+)
+def test_in_place_change_through_any_read_is_persisted(
+    key: str, path: str, expected: dict[str, Any]
+) -> None:
+    """A nested value changed in place, however it was handed out, reaches the cookie."""
+    client = _changes_app(key)
+    response = client.get(path)
+    assert "set-cookie" in response.headers
+    assert client.get("/show").json() == expected
+
+
+def test_reading_containers_without_changing_them_sends_no_cookie(key: str) -> None:
+    """Handing out nested values that are not changed sends no Set-Cookie."""
+    client = _changes_app(key)
+    response = client.get("/read")
+    assert response.json()["d"] == {"n": 0}
+    assert "set-cookie" not in response.headers
+    assert response.headers["vary"] == "Cookie"

@@ -16,18 +16,17 @@ apart by the signature's length, so applications migrate without logging anyone 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import logging
 import time
 import zlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pydantic_core
 from itsdangerous import TimestampSigner
-from itsdangerous.encoding import base64_decode, base64_encode, bytes_to_int, int_to_bytes
-from itsdangerous.signer import HMACAlgorithm
+from itsdangerous.encoding import int_to_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -44,8 +43,7 @@ _LEGACY_SIGNATURE_LENGTH = 27  # the same for SHA-1: Starlette's SessionMiddlewa
 _CLOCK_SKEW = 60  # seconds a signature may seem to come from the future (servers' clocks)
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A verified session cookie."""
 
     data: dict[str, Any]
@@ -58,40 +56,47 @@ class Decoded:
     stale: bool
 
 
-class _PrekeyedHMAC(HMACAlgorithm):
-    """HMAC that keys each hash state once and copies it, instead of re-keying per call."""
+def _b64encode(data: bytes) -> bytes:
+    """URL-safe base64 without padding: itsdangerous's ``base64_encode``, in C calls only."""
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
 
-    def __init__(self, digest_method: Any) -> None:
-        super().__init__(digest_method)
-        self._keyed: dict[bytes, hmac.HMAC] = {}
 
-    def get_signature(self, key: bytes, value: bytes) -> bytes:
-        state = self._keyed.get(key)
-        if state is None:
-            state = self._keyed[key] = hmac.new(key, digestmod=self.digest_method)
-        mac = state.copy()
-        mac.update(value)
-        return mac.digest()
+def _b64decode(data: bytes) -> bytes:
+    """The inverse of :func:`_b64encode` (only ever applied to signed, so trusted, text)."""
+    return binascii.a2b_base64(data.translate(_FROM_URLSAFE) + b"==")
+
+
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 class _Signer(TimestampSigner):
-    """itsdangerous's TimestampSigner for one key, with the derived key cached and the
-    clock injectable."""
+    """itsdangerous's ``TimestampSigner`` for one key, through its extension points: the key
+    is derived once and its HMAC state keyed once (each signature copies that state), the
+    signature is compared as text (no decoding), and the clock is injectable."""
 
     def __init__(self, key: str, clock: Callable[[], float], **options: Any) -> None:
-        digest = options.pop("digest_method", hashlib.sha1)
-        super().__init__(key, algorithm=_PrekeyedHMAC(digest), digest_method=digest, **options)
+        super().__init__(key, **options)
         self._clock = clock
-        self._derived: dict[bytes | str | None, bytes] = {}
+        self._keyed = hmac.new(super().derive_key(), digestmod=self.digest_method)
 
-    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        derived = self._derived.get(secret_key)
-        if derived is None:
-            derived = self._derived[secret_key] = super().derive_key(secret_key)
-        return derived
+    def get_signature(self, value: str | bytes) -> bytes:
+        mac = self._keyed.copy()
+        mac.update(value if isinstance(value, bytes) else value.encode())
+        return _b64encode(mac.digest())
+
+    def verify_signature(self, value: str | bytes, sig: str | bytes) -> bool:
+        expected = self.get_signature(value)
+        return hmac.compare_digest(expected, sig if isinstance(sig, bytes) else sig.encode())
 
     def get_timestamp(self) -> int:
         return int(self._clock())
+
+    def sign(self, value: str | bytes) -> bytes:
+        # TimestampSigner.sign, without its generic str/bytes conversions.
+        value = value if isinstance(value, bytes) else value.encode()
+        value += b"." + _b64encode(int_to_bytes(self.get_timestamp()))
+        return value + b"." + self.get_signature(value)
 
 
 class SessionCodec:
@@ -122,7 +127,7 @@ class SessionCodec:
             for key in keys
         ]
         # Starlette's SessionMiddleware: TimestampSigner(secret_key) with every default.
-        self._legacy = [_Signer(key, now) for key in keys]
+        self._legacy = [_Signer(key, now, digest_method=hashlib.sha1) for key in keys]
 
     @classmethod
     def from_settings(cls, settings: SessionSettings) -> SessionCodec:
@@ -148,13 +153,13 @@ class SessionCodec:
 
     def sign(self, payload: bytes, *, created_at: int | None = None) -> str:
         """A signed cookie value for the JSON ``payload`` (as made by :meth:`dumps`)."""
-        body = base64_encode(payload)
+        body = _b64encode(payload)
         if self.compress:
             packed = zlib.compress(payload, 6)
             if len(packed) < len(payload):
-                body = b"." + base64_encode(packed)
+                body = b"." + _b64encode(packed)
         created = int(self.clock()) if created_at is None else created_at
-        value = body + b"." + base64_encode(int_to_bytes(created))
+        value = body + b"." + _b64encode(int_to_bytes(created))
         return self._signers[0].sign(value).decode("ascii")
 
     def decode(self, cookie: str | bytes) -> Decoded | None:
@@ -174,14 +179,11 @@ class SessionCodec:
             signers, legacy = self._legacy, True
         else:
             return self._reject("malformed")
-        index = next(
-            (i for i, signer in enumerate(signers) if signer.verify_signature(body, signature)),
-            None,
-        )
-        if index is None:
+        index = _verifying(signers, body, signature)
+        if index < 0:
             return self._reject("bad signature")
         value, _, timestamp = body.rpartition(b".")
-        signed_at = bytes_to_int(base64_decode(timestamp))
+        signed_at = int.from_bytes(_b64decode(timestamp), "big")
         now = self.clock()
         if self.max_age is not None and now - signed_at > self.max_age:
             return self._reject("expired")
@@ -194,26 +196,34 @@ class SessionCodec:
         if self.absolute_lifetime is not None and now - created_at > self.absolute_lifetime:
             return self._reject("past its absolute lifetime")
         data = pydantic_core.from_json(payload)
-        if not isinstance(data, dict):
+        if type(data) is not dict:
             return self._reject("not a JSON object")
-        return Decoded(data, payload, signed_at, created_at, stale=legacy or index > 0)
+        return Decoded(data, payload, signed_at, created_at, legacy or index > 0)
 
     @staticmethod
     def _unpack(value: bytes) -> tuple[bytes, int]:
         body, _, created = value.rpartition(b".")
-        if body.startswith(b"."):
+        if body[:1] == b".":
             inflater = zlib.decompressobj()
-            payload = inflater.decompress(base64_decode(body[1:]), _MAX_INFLATED)
+            payload = inflater.decompress(_b64decode(body[1:]), _MAX_INFLATED)
             if inflater.unconsumed_tail or not inflater.eof:
                 raise ValueError("compressed payload inflates past the limit or is truncated")
         else:
-            payload = base64_decode(body)
-        return payload, bytes_to_int(base64_decode(created))
+            payload = _b64decode(body)
+        return payload, int.from_bytes(_b64decode(created), "big")
 
     @staticmethod
     def _reject(reason: str) -> None:
         logger.debug("session cookie rejected: %s", reason)
         return None
+
+
+def _verifying(signers: list[_Signer], body: bytes, signature: bytes) -> int:
+    """The index of the signer whose key made ``signature``, or -1."""
+    for index, signer in enumerate(signers):
+        if signer.verify_signature(body, signature):
+            return index
+    return -1
 
 
 # A cookie holds at most 4 KB; inflating past this is a zip bomb, not a session.

@@ -25,18 +25,42 @@ _EXPIRED = "expires=Thu, 01 Jan 1970 00:00:00 GMT; "
 
 def read_cookies(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
     """Every value of the cookie ``name`` in the request's ``Cookie`` headers, in order."""
-    found = []
+    found: list[bytes] = []
     for header, value in headers:
-        if header != b"cookie" or name not in value:
-            continue
-        for chunk in value.split(b";"):
-            key, sep, content = chunk.partition(b"=")
-            if sep and key.strip() == name:
-                content = content.strip()
-                if len(content) > 1 and content[:1] == content[-1:] == b'"':
-                    content = content[1:-1]
-                found.append(content)
+        if header == b"cookie" and name in value:
+            found += _find(value, name) or _split(value, name)
     return found
+
+
+def _find(value: bytes, name: bytes) -> list[bytes]:
+    # The fast path, for ``name=value`` as browsers send it: finds the pair rather than
+    # splitting the whole header, so other cookies (often most of it) are never copied.
+    found = []
+    target = name + b"="
+    start = value.find(target)
+    while start >= 0:
+        end = value.find(b";", start)
+        stop = len(value) if end < 0 else end
+        if not value[value.rfind(b";", 0, start) + 1 : start].strip():  # a pair's start
+            found.append(_unquote(value[start + len(target) : stop].strip()))
+        start = value.find(target, stop)
+    return found
+
+
+def _split(value: bytes, name: bytes) -> list[bytes]:
+    # Lenient spellings too (``name = value``), as Starlette's cookie parser reads them.
+    found = []
+    for chunk in value.split(b";"):
+        key, sep, content = chunk.partition(b"=")
+        if sep and key.strip() == name:
+            found.append(_unquote(content.strip()))
+    return found
+
+
+def _unquote(content: bytes) -> bytes:
+    if len(content) > 1 and content[:1] == content[-1:] == b'"':
+        return content[1:-1]
+    return content
 
 
 class CookieWriter:

@@ -79,7 +79,7 @@ class SessionKey(Generic[T]):
         live: T = session.bound(self.name)
         if live is not ABSENT:
             return live
-        raw = session.get(self.name, ABSENT)
+        raw = session.peek(self.name, ABSENT)
         value: T
         if raw is ABSENT:
             value = self._make_default(session, reason="absent")

@@ -63,23 +63,22 @@ class SessionMiddleware:
         self.settings = settings
         self.codec = SessionCodec.from_settings(settings)
         self.cookies = CookieWriter(settings)
-        self._cookie_name = settings.session_cookie.encode("latin-1")
+        self.cookie_name = settings.session_cookie.encode("latin-1")
         self._refresh_after = settings.refresh_interval
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind != "http" and kind != "websocket":
-            await self.app(scope, receive, send)
-            return
-        conn = _Connection(self, read_cookies(scope["headers"], self._cookie_name))
-        scope["session"] = conn.session
         if kind == "http":
-            await self.app(scope, receive, conn.send_http(send))
-        else:
+            conn = _Connection(self, scope, send)
+            await self.app(scope, receive, conn.send_http)
+        elif kind == "websocket":
+            conn = _Connection(self, scope, send)
             try:
-                await self.app(scope, receive, conn.send_websocket(send))
+                await self.app(scope, receive, conn.send_websocket)
             finally:  # WebSocket handlers often end by an exception (a disconnect)
                 conn.report_lost_changes()
+        else:
+            await self.app(scope, receive, send)
 
     def set_cookie_header(self, session: Session, decoded: Decoded | None) -> bytes | None:
         """The ``Set-Cookie`` value the response needs for ``session``, if any."""
@@ -89,9 +88,14 @@ class SessionMiddleware:
         if not dict.__len__(session):
             had_data = decoded is not None and decoded.payload != b"{}"
             return self.cookies.delete() if had_data else None
-        payload = self.codec.dumps(session)
-        if decoded is not None and payload == decoded.payload and not self._reissue(decoded):
-            return None
+        if decoded is not None and session.unchanged():
+            if not self._reissue(decoded):
+                return None
+            payload = decoded.payload  # the same content, re-signed
+        else:
+            payload = self.codec.dumps(session)
+            if decoded is not None and payload == decoded.payload and not self._reissue(decoded):
+                return None
         created = decoded.created_at if decoded is not None and not session.renewed else None
         value = self.codec.sign(payload, created_at=created)
         size = self.cookies.size(value)
@@ -107,78 +111,79 @@ class SessionMiddleware:
 
 
 class _Connection:
-    """The session state of one HTTP request or WebSocket connection."""
+    """The session state of one HTTP request or WebSocket connection.
 
-    __slots__ = ("decoded", "middleware", "raw", "session", "snapshot")
+    The cookie is looked for only when the app first uses the session.
+    """
 
-    def __init__(self, middleware: SessionMiddleware, raw: list[bytes]) -> None:
+    # Not slotted: class-level defaults make creating one per request cheaper.
+    decoded: Decoded | None = None
+    snapshot: bytes | None = None
+
+    def __init__(self, middleware: SessionMiddleware, scope: Scope, send: Send) -> None:
         self.middleware = middleware
-        self.raw = raw
-        self.decoded: Decoded | None = None
-        self.session = Session.lazy(self._load) if raw else Session()
-        self.snapshot: bytes | None = None
+        self.scope = scope
+        self.send = send
+        session = self.session = scope["session"] = Session()
+        session._loader = self._load
 
     def _load(self) -> dict[str, Any]:
-        codec = self.middleware.codec
-        for value in self.raw:  # several when cookies of other paths or domains share the name
-            decoded = codec.decode(value)
+        middleware = self.middleware
+        # Several values when cookies of other paths or domains share the name: the first
+        # that verifies wins.
+        for value in read_cookies(self.scope["headers"], middleware.cookie_name):
+            decoded = middleware.codec.decode(value)
             if decoded is not None:
                 self.decoded = decoded
                 return decoded.data
         return {}
 
-    def _used_cookie(self) -> bool:
-        return bool(self.raw) and self.session.loaded
-
     def _headers_for(self, message: Message, *, vary: bool) -> None:
-        session = self.session
-        header = self.middleware.set_cookie_header(session, self.decoded)
-        used = session.accessed or header is not None or self._used_cookie()
-        if not used:
-            return
+        header = self.middleware.set_cookie_header(self.session, self.decoded)
         headers = list(message.get("headers", ()))
-        if vary:
+        if vary:  # the response depends on the cookie: the session was used
             _add_vary_cookie(headers)
         if header is not None:
             headers.append((b"set-cookie", header))
         message["headers"] = headers
 
-    def send_http(self, send: Send) -> Send:
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
+    async def send_http(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            session = self.session
+            if session._loader is None:  # the session was used
                 self._headers_for(message, vary=True)
-                self.session.lock(_AFTER_RESPONSE)
-            await send(message)
+            session._locked = _AFTER_RESPONSE
+        await self.send(message)
 
-        return send_wrapper
-
-    def send_websocket(self, send: Send) -> Send:
-        async def send_wrapper(message: Message) -> None:
-            kind = message["type"]
-            if kind == "websocket.accept":
+    async def send_websocket(self, message: Message) -> None:
+        kind = message["type"]
+        session = self.session
+        if kind == "websocket.accept":
+            if session._loader is None:
                 self._headers_for(message, vary=False)
-                session = self.session
-                if session.loaded:
-                    self.snapshot = self.middleware.codec.dumps(session)
-                session.lock(_AFTER_ACCEPT)
-            elif kind == "websocket.http.response.start":  # a denial response
+                self.snapshot = self.middleware.codec.dumps(session)
+            session._locked = _AFTER_ACCEPT
+        elif kind == "websocket.http.response.start":  # a denial response
+            if session._loader is None:
                 self._headers_for(message, vary=True)
-                self.session.lock(_AFTER_RESPONSE)
-            await send(message)
-
-        return send_wrapper
+            session._locked = _AFTER_RESPONSE
+        await self.send(message)
 
     def report_lost_changes(self) -> None:
         """Log, naming the keys, nested in-place changes made after a WebSocket was accepted."""
         session = self.session
         if session._locked is None or not session.loaded:
             return
-        before = self.snapshot
-        if before is None:  # loaded after accept: compare with the cookie's content
-            before = self.decoded.payload if self.decoded is not None else b"{}"
         session.flush()
         codec = self.middleware.codec
-        if codec.dumps(session) == before:
+        before = self.snapshot
+        if before is None:  # first used after accept: compare with the cookie's content
+            if session.unchanged():
+                return
+            before = self.decoded.payload if self.decoded is not None else b"{}"
+            if pydantic_core.from_json(codec.dumps(session)) == pydantic_core.from_json(before):
+                return
+        elif codec.dumps(session) == before:
             return
         old = pydantic_core.from_json(before)
         changed = [

@@ -8,6 +8,8 @@ method sets both (``pop`` and ``setdefault`` only when they change the content),
   session pay nothing for it;
 - locking: once a change can no longer reach the browser (a WebSocket after ``accept``),
   mutating calls raise :class:`~sessionkit.SessionLockedError` instead of losing data;
+- content tracking: the containers handed out are rendered when first handed out, so a
+  request that only reads can be told unchanged without rendering the whole session;
 - bindings: a typed accessor (``SessionKey``) hands out a live object for an entry and
   binds a dumper to it; :meth:`Session.flush` writes changed objects back as plain data
   before the middleware compares content, so in-place changes are never lost.
@@ -16,6 +18,8 @@ method sets both (``pop`` and ``setdefault`` only when they change the content),
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from pydantic_core import to_json
 
 from sessionkit.exceptions import SessionLockedError
 
@@ -28,18 +32,19 @@ __all__ = ["Session"]
 class Session(dict[str, Any]):
     """The session data of one connection: a ``dict`` that tracks use and changes."""
 
-    __slots__ = ("_bindings", "_loader", "_locked", "accessed", "modified", "renewed")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.accessed = False
-        self.modified = False
-        #: cleared in this request: data written after that is a new session (new creation
-        #: time for the absolute lifetime), e.g. on login
-        self.renewed = False
-        self._loader: Callable[[], dict[str, Any]] | None = None
-        self._locked: str | None = None
-        self._bindings: dict[str, _Binding] | None = None
+    # Class-level defaults, no __init__: creating a session costs what creating a dict does.
+    accessed: bool = False
+    modified: bool = False
+    #: cleared in this request: data written after that is a new session (new creation
+    #: time for the absolute lifetime), e.g. on login
+    renewed: bool = False
+    _loader: Callable[[], dict[str, Any]] | None = None
+    _locked: str | None = None
+    _bindings: dict[str, _Binding] | None = None
+    # Content tracking (see unchanged()): renderings of containers handed out, by key.
+    _render: Callable[[Any], bytes] = staticmethod(to_json)
+    _snapshots: dict[str, bytes] | None = None
+    _exposed: bool = False
 
     @classmethod
     def lazy(cls, loader: Callable[[], dict[str, Any]]) -> Session:
@@ -47,6 +52,37 @@ class Session(dict[str, Any]):
         session = cls()
         session._loader = loader
         return session
+
+    def unchanged(self) -> bool:
+        """Whether the content is surely what was loaded, without rendering all of it.
+
+        Every ``dict`` or ``list`` value handed out by ``[]``, ``get`` or ``setdefault`` is
+        rendered as JSON when first handed out, and compared here; ``values()``,
+        ``items()``, ``copy()`` and ``|`` hand out everything at once, after which (as
+        after any change) this is ``False``: "maybe changed", compare all of the content.
+        """
+        if self.modified or self._exposed:
+            return False
+        snapshots = self._snapshots
+        if snapshots:
+            render = self._render
+            for key, before in snapshots.items():
+                if render(dict.get(self, key)) != before:
+                    return False
+        return True
+
+    def _hand_out(self, key: str, value: Any) -> Any:
+        if type(value) in _CONTAINERS and not self.modified:
+            snapshots = self._snapshots
+            if snapshots is None:
+                snapshots = self._snapshots = {}
+            if key not in snapshots:
+                snapshots[key] = self._render(value)
+        return value
+
+    def _hand_out_all(self) -> None:
+        self.load()
+        self._exposed = True
 
     @property
     def loaded(self) -> bool:
@@ -121,12 +157,19 @@ class Session(dict[str, Any]):
     def __getitem__(self, key: str) -> Any:
         if self._loader is not None:
             self.load()
-        return super().__getitem__(key)
+        return self._hand_out(key, dict.__getitem__(self, key))
 
     def get(self, key: str, default: Any = None, /) -> Any:
         if self._loader is not None:
             self.load()
-        return super().get(key, default)
+        value = dict.get(self, key, _ABSENT)
+        return default if value is _ABSENT else self._hand_out(key, value)
+
+    def peek(self, key: str, default: Any = None, /) -> Any:
+        """``get`` for callers that track their own value (a bound ``SessionKey``)."""
+        if self._loader is not None:
+            self.load()
+        return dict.get(self, key, default)
 
     def __contains__(self, key: object) -> bool:
         if self._loader is not None:
@@ -152,15 +195,15 @@ class Session(dict[str, Any]):
         return super().keys()
 
     def values(self) -> Any:
-        self.load()
+        self._hand_out_all()
         return super().values()
 
     def items(self) -> Any:
-        self.load()
+        self._hand_out_all()
         return super().items()
 
     def copy(self) -> dict[str, Any]:
-        self.load()
+        self._hand_out_all()
         return dict(super().items())
 
     def __eq__(self, other: object) -> bool:
@@ -174,11 +217,11 @@ class Session(dict[str, Any]):
     __hash__ = None
 
     def __or__(self, other: Any) -> Any:
-        self.load()
+        self._hand_out_all()
         return super().__or__(other)
 
     def __ror__(self, other: Any) -> Any:
-        self.load()
+        self._hand_out_all()
         return super().__ror__(other)
 
     def __repr__(self) -> str:
@@ -216,7 +259,7 @@ class Session(dict[str, Any]):
     def setdefault(self, key: str, default: Any = None, /) -> Any:
         if key not in self:
             self.mark_modified()
-        return super().setdefault(key, default)
+        return self._hand_out(key, super().setdefault(key, default))
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         self.mark_modified()
@@ -225,6 +268,9 @@ class Session(dict[str, Any]):
     def __ior__(self, other: Any, /) -> Session:  # type: ignore[override]
         self.mark_modified()
         return super().__ior__(other)
+
+
+_CONTAINERS = (dict, list)
 
 
 class _Absent:
