@@ -16,17 +16,17 @@ apart by the signature's length, so applications migrate without logging anyone 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import logging
 import time
 import zlib
+from binascii import a2b_base64, b2a_base64
+from hmac import compare_digest
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pydantic_core
 from itsdangerous import TimestampSigner
-from itsdangerous.encoding import int_to_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -58,12 +58,12 @@ class Decoded(NamedTuple):
 
 def _b64encode(data: bytes) -> bytes:
     """URL-safe base64 without padding: itsdangerous's ``base64_encode``, in C calls only."""
-    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+    return b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
 
 
 def _b64decode(data: bytes) -> bytes:
     """The inverse of :func:`_b64encode` (only ever applied to signed, so trusted, text)."""
-    return binascii.a2b_base64(data.translate(_FROM_URLSAFE) + b"==")
+    return a2b_base64(data.translate(_FROM_URLSAFE) + b"==")
 
 
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -73,30 +73,45 @@ _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 class _Signer(TimestampSigner):
     """itsdangerous's ``TimestampSigner`` for one key, through its extension points: the key
     is derived once and its HMAC state keyed once (each signature copies that state), the
-    signature is compared as text (no decoding), and the clock is injectable."""
+    signature is compared as text (no decoding), and the clock is injectable.
+
+    These methods run on every request that uses the session, so they are written flat.
+    """
 
     def __init__(self, key: str, clock: Callable[[], float], **options: Any) -> None:
         super().__init__(key, **options)
         self._clock = clock
-        self._keyed = hmac.new(super().derive_key(), digestmod=self.digest_method)
+        keyed = hmac.new(super().derive_key(), digestmod=self.digest_method)
+        # CPython's OpenSSL-backed state, when there is one: the same object without the
+        # pure-Python wrapper around each call.
+        self._keyed: Any = getattr(keyed, "_hmac", keyed)
 
     def get_signature(self, value: str | bytes) -> bytes:
         mac = self._keyed.copy()
         mac.update(value if isinstance(value, bytes) else value.encode())
-        return _b64encode(mac.digest())
+        return b2a_base64(mac.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
 
     def verify_signature(self, value: str | bytes, sig: str | bytes) -> bool:
-        expected = self.get_signature(value)
-        return hmac.compare_digest(expected, sig if isinstance(sig, bytes) else sig.encode())
+        mac = self._keyed.copy()
+        mac.update(value if isinstance(value, bytes) else value.encode())
+        expected = b2a_base64(mac.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        return compare_digest(expected, sig if isinstance(sig, bytes) else sig.encode())
 
     def get_timestamp(self) -> int:
         return int(self._clock())
 
     def sign(self, value: str | bytes) -> bytes:
-        # TimestampSigner.sign, without its generic str/bytes conversions.
+        # TimestampSigner.sign, flat.
         value = value if isinstance(value, bytes) else value.encode()
-        value += b"." + _b64encode(int_to_bytes(self.get_timestamp()))
-        return value + b"." + self.get_signature(value)
+        value += b"." + _b64encode(_int_bytes(int(self._clock())))
+        mac = self._keyed.copy()
+        mac.update(value)
+        return value + b"." + _b64encode(mac.digest())
+
+
+def _int_bytes(number: int) -> bytes:
+    """itsdangerous's ``int_to_bytes``: big-endian, without leading zero bytes."""
+    return number.to_bytes(8, "big").lstrip(b"\x00")
 
 
 class SessionCodec:
@@ -159,7 +174,7 @@ class SessionCodec:
             if len(packed) < len(payload):
                 body = b"." + _b64encode(packed)
         created = int(self.clock()) if created_at is None else created_at
-        value = body + b"." + _b64encode(int_to_bytes(created))
+        value = body + b"." + _b64encode(_int_bytes(created))
         return self._signers[0].sign(value).decode("ascii")
 
     def decode(self, cookie: str | bytes) -> Decoded | None:
@@ -179,11 +194,13 @@ class SessionCodec:
             signers, legacy = self._legacy, True
         else:
             return self._reject("malformed")
-        index = _verifying(signers, body, signature)
-        if index < 0:
+        for index, signer in enumerate(signers):  # noqa: B007 (the index is used below)
+            if signer.verify_signature(body, signature):
+                break
+        else:
             return self._reject("bad signature")
         value, _, timestamp = body.rpartition(b".")
-        signed_at = int.from_bytes(_b64decode(timestamp), "big")
+        signed_at = int.from_bytes(a2b_base64(timestamp.translate(_FROM_URLSAFE) + b"=="), "big")
         now = self.clock()
         if self.max_age is not None and now - signed_at > self.max_age:
             return self._reject("expired")
@@ -192,7 +209,12 @@ class SessionCodec:
         if legacy:
             payload, created_at = base64.b64decode(value), signed_at
         else:
-            payload, created_at = self._unpack(value)
+            packed, _, created = value.rpartition(b".")
+            if packed[:1] == b".":
+                payload = _inflate(packed[1:])
+            else:
+                payload = a2b_base64(packed.translate(_FROM_URLSAFE) + b"==")
+            created_at = int.from_bytes(a2b_base64(created.translate(_FROM_URLSAFE) + b"=="), "big")
         if self.absolute_lifetime is not None and now - created_at > self.absolute_lifetime:
             return self._reject("past its absolute lifetime")
         data = pydantic_core.from_json(payload)
@@ -201,29 +223,18 @@ class SessionCodec:
         return Decoded(data, payload, signed_at, created_at, legacy or index > 0)
 
     @staticmethod
-    def _unpack(value: bytes) -> tuple[bytes, int]:
-        body, _, created = value.rpartition(b".")
-        if body[:1] == b".":
-            inflater = zlib.decompressobj()
-            payload = inflater.decompress(_b64decode(body[1:]), _MAX_INFLATED)
-            if inflater.unconsumed_tail or not inflater.eof:
-                raise ValueError("compressed payload inflates past the limit or is truncated")
-        else:
-            payload = _b64decode(body)
-        return payload, int.from_bytes(_b64decode(created), "big")
-
-    @staticmethod
     def _reject(reason: str) -> None:
         logger.debug("session cookie rejected: %s", reason)
         return None
 
 
-def _verifying(signers: list[_Signer], body: bytes, signature: bytes) -> int:
-    """The index of the signer whose key made ``signature``, or -1."""
-    for index, signer in enumerate(signers):
-        if signer.verify_signature(body, signature):
-            return index
-    return -1
+def _inflate(packed: bytes) -> bytes:
+    """A compressed payload's JSON; a ValueError past the size limit (a zip bomb)."""
+    inflater = zlib.decompressobj()
+    payload = inflater.decompress(_b64decode(packed), _MAX_INFLATED)
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise ValueError("compressed payload inflates past the limit or is truncated")
+    return payload
 
 
 # A cookie holds at most 4 KB; inflating past this is a zip bomb, not a session.

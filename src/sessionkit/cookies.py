@@ -24,26 +24,27 @@ _EXPIRED = "expires=Thu, 01 Jan 1970 00:00:00 GMT; "
 
 
 def read_cookies(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
-    """Every value of the cookie ``name`` in the request's ``Cookie`` headers, in order."""
+    """Every value of the cookie ``name`` in the request's ``Cookie`` headers, in order.
+
+    Finds ``name=`` at the start of a pair rather than splitting the header, so the other
+    cookies (often most of it) are never copied; lenient spellings fall back to a split.
+    """
     found: list[bytes] = []
-    for header, value in headers:
-        if header == b"cookie" and name in value:
-            found += _find(value, name) or _split(value, name)
-    return found
-
-
-def _find(value: bytes, name: bytes) -> list[bytes]:
-    # The fast path, for ``name=value`` as browsers send it: finds the pair rather than
-    # splitting the whole header, so other cookies (often most of it) are never copied.
-    found = []
     target = name + b"="
-    start = value.find(target)
-    while start >= 0:
-        end = value.find(b";", start)
-        stop = len(value) if end < 0 else end
-        if not value[value.rfind(b";", 0, start) + 1 : start].strip():  # a pair's start
-            found.append(_unquote(value[start + len(target) : stop].strip()))
-        start = value.find(target, stop)
+    for header, value in headers:
+        if header != b"cookie" or name not in value:
+            continue
+        before = len(found)
+        start = value.find(target)
+        while start >= 0:
+            stop = value.find(b";", start)
+            if stop < 0:
+                stop = len(value)
+            if start == 0 or not value[value.rfind(b";", 0, start) + 1 : start].strip():
+                found.append(_unquote(value[start + len(target) : stop].strip()))
+            start = value.find(target, stop)
+        if len(found) == before:
+            found += _split(value, name)
     return found
 
 
@@ -58,7 +59,7 @@ def _split(value: bytes, name: bytes) -> list[bytes]:
 
 
 def _unquote(content: bytes) -> bytes:
-    if len(content) > 1 and content[:1] == content[-1:] == b'"':
+    if content[-1:] == b'"' and len(content) > 1 and content[:1] == b'"':
         return content[1:-1]
     return content
 

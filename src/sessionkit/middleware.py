@@ -116,14 +116,14 @@ class _Connection:
     The cookie is looked for only when the app first uses the session.
     """
 
-    # Not slotted: class-level defaults make creating one per request cheaper.
-    decoded: Decoded | None = None
-    snapshot: bytes | None = None
+    __slots__ = ("decoded", "middleware", "scope", "send", "session", "snapshot")
 
     def __init__(self, middleware: SessionMiddleware, scope: Scope, send: Send) -> None:
         self.middleware = middleware
         self.scope = scope
         self.send = send
+        self.decoded: Decoded | None = None
+        self.snapshot: bytes | None = None
         session = self.session = scope["session"] = Session()
         session._loader = self._load
 
