@@ -32,19 +32,23 @@ def read_cookies(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[by
     found: list[bytes] = []
     target = name + b"="
     for header, value in headers:
-        if header != b"cookie" or name not in value:
+        if header != b"cookie":
             continue
-        before = len(found)
         start = value.find(target)
+        if start < 0:
+            if name in value:  # perhaps "name = value"
+                found += _split(value, name)
+            continue
         while start >= 0:
             stop = value.find(b";", start)
             if stop < 0:
                 stop = len(value)
             if start == 0 or not value[value.rfind(b";", 0, start) + 1 : start].strip():
-                found.append(_unquote(value[start + len(target) : stop].strip()))
+                content = value[start + len(target) : stop].strip()
+                if content[-1:] == b'"' and len(content) > 1 and content[:1] == b'"':
+                    content = content[1:-1]
+                found.append(content)
             start = value.find(target, stop)
-        if len(found) == before:
-            found += _split(value, name)
     return found
 
 
