@@ -123,6 +123,24 @@ def test_check_summarises_valid_settings_without_secrets() -> None:
     assert OLD_KEY not in output
 
 
+def test_check_lists_the_csrf_settings() -> None:
+    """check also validates and lists the CSRF settings the demo and apps use."""
+    env = {"SECRET_KEY": KEY, "CSRF_TRUSTED_ORIGINS": "https://app.example.com"}
+    result = run("check", env=env)
+    assert result.returncode == 0
+    assert "CSRF_TRUSTED_ORIGINS" in result.stdout
+    assert "https://app.example.com" in result.stdout
+
+
+def test_check_reports_invalid_csrf_settings() -> None:
+    """check exits 1 with the CSRF startup error when a CSRF_* variable is invalid."""
+    env = {"SECRET_KEY": KEY, "CSRF_TRUSTED_ORIGINS": "https://app.example.com/path"}
+    result = run("check", env=env)
+    assert result.returncode == 1
+    assert "CSRF_TRUSTED_ORIGINS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_check_reads_dot_env() -> None:
     """check reads SECRET_KEY and other settings from ./.env."""
     Path(".env").write_text(f"SECRET_KEY={KEY}\nSESSION_COOKIE=from_dotenv\n")

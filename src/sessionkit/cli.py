@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from sessionkit._config import env_var as config_env_var
 from sessionkit.codec import Decoded, SessionCodec
+from sessionkit.csrf import CSRFSettings
 from sessionkit.exceptions import SessionConfigError
 from sessionkit.settings import SessionSettings, env_var
 
@@ -107,10 +109,19 @@ def check_settings(args: argparse.Namespace) -> int:
     settings = _load_settings()
     if settings is None:
         return 1
+    try:
+        csrf = CSRFSettings()
+    except SessionConfigError as exc:
+        _error(str(exc))
+        return 1
     print("The session settings are valid:")
     for field in SessionSettings.model_fields:
         shown = _show(getattr(settings, field))
         print(f"  {field:<22} {env_var(field):<26} {shown}")
+    print("The CSRF settings are valid:")
+    for field in CSRFSettings.model_fields:
+        shown = _show(getattr(csrf, field))
+        print(f"  {field:<22} {config_env_var(CSRFSettings, field):<26} {shown}")
     return 0
 
 
@@ -247,8 +258,12 @@ def _show(value: object) -> str:
     """A setting's value for display; secrets are masked, never shown."""
     if isinstance(value, SecretStr):
         return "********"
-    if isinstance(value, list):  # the fallback keys
-        return f"{len(value)} key(s), masked" if value else "none"
+    if isinstance(value, list):
+        if not value:
+            return "none"
+        if any(isinstance(item, SecretStr) for item in value):  # the fallback keys
+            return f"{len(value)} key(s), masked"
+        return ", ".join(str(item) for item in value)
     return "none" if value is None else str(value)
 
 
