@@ -24,6 +24,7 @@ from sessionkit.csrf import (
 )
 from sessionkit.exceptions import SessionConfigError, SessionNotInstalledError
 from sessionkit.middleware import SessionMiddleware
+from sessionkit.settings import SessionSettings
 from tests.conftest import KEY
 
 if TYPE_CHECKING:
@@ -595,3 +596,21 @@ def test_unknown_setting_is_rejected_with_a_suggestion() -> None:
         r"valid settings are trusted_origins, exempt_paths, use_tokens",
     ):
         CSRFMiddleware(_app(), trusted_origin=[EVIL])
+
+
+def test_malformed_multipart_form_is_rejected_not_an_error(key: str) -> None:
+    """A pathological multipart part header gets 403 (no token), never a 500."""
+    app = Starlette(
+        routes=[Route("/", lambda request: PlainTextResponse("ran"), methods=["POST"])],
+        middleware=[
+            SessionSettings(secret_key=key).middleware(),
+            CSRFSettings(use_tokens=True).middleware(),
+        ],
+    )
+    body = (
+        b"--xx\r\nContent-Disposition: form-data; name=" + b"(" * 2000 + b"\r\n\r\nv\r\n--xx--\r\n"
+    )
+    headers = {"content-type": "multipart/form-data; boundary=xx"}
+    response = TestClient(app).post("/", content=body, headers=headers)
+    assert response.status_code == 403
+    assert "token missing" in response.text
