@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from fastapi import FastAPI
@@ -302,3 +302,48 @@ def test_fastapi_dependency_gives_bound_object() -> None:
     response = client.get("/cart")
     assert response.json() == [9, 9]
     assert "set-cookie" not in response.headers
+
+
+def _one_route_client(endpoint: Any) -> TestClient:
+    settings = SessionSettings(secret_key=KEY)
+    routes = [Route("/", endpoint, methods=["POST"]), Route("/raw", write_raw, methods=["POST"])]
+    return TestClient(Starlette(routes=routes, middleware=[settings.middleware()]))
+
+
+def test_clear_ends_bindings_so_nothing_comes_back() -> None:
+    """A default changed in place, then clear() (a logout): the session stays empty."""
+
+    async def logout(request: Request) -> JSONResponse:
+        CART.get(request).items.append(1)
+        request.session.clear()
+        return JSONResponse({})
+
+    client = _one_route_client(logout)
+    client.post("/")
+    assert client.post("/raw", json={}).json() == {}
+
+
+def test_changing_the_object_given_to_set_persists() -> None:
+    """set(value) then changing value in place persists, also for types pydantic copies."""
+
+    async def tag(request: Request) -> JSONResponse:
+        tags = ["a"]
+        TAGS.set(request, tags)
+        tags.append("b")
+        return JSONResponse({})
+
+    client = _one_route_client(tag)
+    client.post("/")
+    assert client.post("/raw", json={}).json() == {"tags": ["a", "b"]}
+
+
+def test_keys_sharing_a_name_each_validate() -> None:
+    """A second key with the same name never gets the first key's object unvalidated."""
+    as_int = SessionKey("v", int, default=0)
+    as_list = SessionKey("v", list[str], default_factory=list)
+
+    async def both(request: Request) -> JSONResponse:
+        as_int.set(request, 5)
+        return JSONResponse({"list": as_list.get(request)})
+
+    assert _one_route_client(both).post("/").json() == {"list": []}

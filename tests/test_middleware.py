@@ -1097,3 +1097,53 @@ def test_reading_containers_without_changing_them_sends_no_cookie(key: str) -> N
     assert response.json()["d"] == {"n": 0}
     assert "set-cookie" not in response.headers
     assert response.headers["vary"] == "Cookie"
+
+
+def test_session_key_change_after_accept_is_logged(
+    key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A SessionKey value changed in place after accept is logged naming the key."""
+    from sessionkit import SessionKey
+
+    counts = SessionKey("counts", list[int], default_factory=list)
+
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        counts.get(websocket).append(1)
+        await websocket.close()
+
+    app = Starlette(
+        routes=[WebSocketRoute("/ws", endpoint)],
+        middleware=[SessionSettings(secret_key=key).middleware()],
+    )
+    with (
+        caplog.at_level(logging.ERROR, logger="sessionkit"),
+        TestClient(app).websocket_connect("/ws"),
+    ):
+        pass
+    assert any("'counts'" in record.getMessage() for record in caplog.records)
+
+
+def test_starlette_cookie_is_reissued_once_then_left_alone(key: str) -> None:
+    """A Starlette-format cookie is re-signed on first use; later full reads send nothing."""
+
+    async def items(request: Request) -> JSONResponse:
+        return JSONResponse(dict(request.session.items()))
+
+    async def write(request: Request) -> JSONResponse:
+        request.session["user"] = {"name": "ada"}
+        return JSONResponse({})
+
+    routes = [Route("/items", items), Route("/write", write)]
+    starlette_middleware = Middleware(StarletteSessionMiddleware, secret_key=key)
+    theirs = TestClient(Starlette(routes=routes, middleware=[starlette_middleware]))
+    theirs.get("/write")
+    ours = TestClient(
+        Starlette(routes=routes, middleware=[SessionSettings(secret_key=key).middleware()])
+    )
+    # As a browser holds it: the re-issued cookie then replaces this one.
+    ours.cookies.set("session", theirs.cookies["session"], domain="testserver.local", path="/")
+    assert "set-cookie" in ours.get("/items").headers
+    second = ours.get("/items")
+    assert second.json() == {"user": {"name": "ada"}}
+    assert "set-cookie" not in second.headers

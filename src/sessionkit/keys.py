@@ -76,7 +76,7 @@ class SessionKey(Generic[T]):
     def get(self, conn: HTTPConnection) -> T:
         """The entry's value: validated, the same object for the whole request."""
         session = get_session(conn)
-        live: T = session.bound(self.name)
+        live: T = session.bound(self.name, self)
         if live is not ABSENT:
             return live
         raw = session.peek(self.name, ABSENT)
@@ -88,7 +88,7 @@ class SessionKey(Generic[T]):
                 value = self._adapter.validate_python(raw)
             except ValidationError as exc:
                 value = self._on_drift(session, exc)
-        session.bind(self.name, value, self._dumper(value))
+        session.bind(self.name, value, self._dumper(value), self)
         return value
 
     def set(self, conn: HTTPConnection, value: T) -> None:
@@ -96,7 +96,10 @@ class SessionKey(Generic[T]):
         session = get_session(conn)
         checked = self._check(value, what="value")
         session[self.name] = self._adapter.dump_python(checked, mode="json")
-        session.bind(self.name, checked, self._dumper(checked))
+        # Track the caller's own object when validation returned an equal copy (lists,
+        # dicts, TypedDicts), so changing it in place afterwards is persisted too.
+        live = value if type(checked) is type(value) and checked == value else checked
+        session.bind(self.name, live, self._dumper(live), self)
 
     def delete(self, conn: HTTPConnection) -> None:
         """Remove the entry (a no-op if it is absent)."""

@@ -91,7 +91,8 @@ class SessionMiddleware:
         if decoded is not None and session.unchanged():
             if not self._reissue(decoded):
                 return None
-            payload = decoded.payload  # the same content, re-signed
+            # The same content, re-signed (a stale cookie's payload may be Starlette's JSON).
+            payload = self.codec.dumps(session) if decoded.stale else decoded.payload
         else:
             payload = self.codec.dumps(session)
             if decoded is not None and payload == decoded.payload and not self._reissue(decoded):

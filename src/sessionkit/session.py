@@ -103,21 +103,25 @@ class Session(dict[str, Any]):
         """
         self._locked = reason
 
-    def bind(self, key: str, value: object, dump: Callable[[], Any]) -> None:
+    def bind(self, key: str, value: object, dump: Callable[[], Any], owner: object) -> None:
         """Tie the live object ``value`` to the entry ``key``, as ``dump()`` renders it.
 
         While the entry holds what it held at binding time, :meth:`bound` returns
-        ``value`` and :meth:`flush` stores ``dump()`` if that changed. Replacing or
-        deleting the entry by any means ends the binding.
+        ``value`` to the same ``owner`` (the accessor that validated it), and
+        :meth:`flush` stores ``dump()`` if that changed. Replacing or deleting the entry by
+        any means, or clearing the session, ends the binding.
         """
         if self._bindings is None:
             self._bindings = {}
-        self._bindings[key] = _Binding(dict.get(self, key, _ABSENT), value, dump, dump())
+        raw = dict.get(self, key, _ABSENT)
+        self._bindings[key] = _Binding(raw, value, dump, dump(), owner)
 
-    def bound(self, key: str) -> Any:
-        """The live object bound to ``key``, or :data:`ABSENT` if there is none (any more)."""
+    def bound(self, key: str, owner: object) -> Any:
+        """The live object ``owner`` bound to ``key``, or :data:`ABSENT` if none (any more)."""
         binding = self._bindings.get(key) if self._bindings else None
-        if binding is None or dict.get(self, key, _ABSENT) is not binding.raw:
+        if binding is None or binding.owner is not owner:
+            return _ABSENT
+        if dict.get(self, key, _ABSENT) is not binding.raw:
             return _ABSENT
         return binding.value
 
@@ -140,6 +144,8 @@ class Session(dict[str, Any]):
                 binding.raw = binding.rendered = rendered
                 if self._locked is None:
                     self.modified = True
+                else:  # too late to send: make sure a comparison finds the change
+                    self._exposed = True
 
     def mark_accessed(self) -> None:
         self.load()
@@ -241,6 +247,7 @@ class Session(dict[str, Any]):
     def clear(self) -> None:
         self.mark_modified()
         super().clear()
+        self._bindings = None  # nothing bound before clearing comes back
         self.renewed = True
 
     def pop(self, key: str, *args: Any) -> Any:
@@ -286,10 +293,13 @@ ABSENT: Any = _ABSENT
 
 
 class _Binding:
-    __slots__ = ("dump", "raw", "rendered", "value")
+    __slots__ = ("dump", "owner", "raw", "rendered", "value")
 
-    def __init__(self, raw: object, value: object, dump: Callable[[], Any], rendered: Any) -> None:
+    def __init__(
+        self, raw: object, value: object, dump: Callable[[], Any], rendered: Any, owner: object
+    ) -> None:
         self.raw = raw
         self.value = value
         self.dump = dump
         self.rendered = rendered
+        self.owner = owner
