@@ -1147,3 +1147,15 @@ def test_starlette_cookie_is_reissued_once_then_left_alone(key: str) -> None:
     second = ours.get("/items")
     assert second.json() == {"user": {"name": "ada"}}
     assert "set-cookie" not in second.headers
+
+
+def test_positional_secret_key_works_like_starlette(key: str) -> None:
+    """SessionMiddleware(app, "key") takes the key, as Starlette's signature does."""
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    middleware = SessionMiddleware(inner, key)
+    assert middleware.settings.secret_key.get_secret_value() == key
+    with pytest.raises(TypeError, match="settings must be a SessionSettings"):
+        SessionMiddleware(inner, 5)  # type: ignore[arg-type]

@@ -799,3 +799,25 @@ def test_refresh_after_not_below_max_age_warns(key: str) -> None:
     """refresh_after >= max_age warns: sessions would expire before any re-issue."""
     with pytest.warns(SessionConfigWarning, match=r"refresh_after .*SESSION_REFRESH_AFTER.*"):
         SessionSettings(secret_key=key, max_age=60, refresh_after=60)
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        pytest.param({"path": "/€"}, "path", id="non-ascii-path"),
+        pytest.param({"path": "/a\x85b"}, "path", id="c1-control-in-path"),
+        pytest.param({"domain": "exämple.com"}, "domain", id="non-ascii-domain"),
+        pytest.param({"domain": "a=b"}, "domain", id="equals-in-domain"),
+    ],
+)
+def test_non_ascii_or_odd_attribute_rejected(key: str, config: dict[str, str], field: str) -> None:
+    """path/domain that are not plain ASCII fail at startup naming the setting."""
+    with pytest.raises(SessionConfigError, match=rf"{field} \(environment variable SESSION_"):
+        SessionSettings(secret_key=key, **config)
+
+
+def test_weak_key_warning_points_at_the_caller(key: str) -> None:
+    """A SessionConfigWarning is attributed to the user's line, not sessionkit's."""
+    with pytest.warns(SessionConfigWarning) as caught:
+        SessionSettings.from_config({"secret_key": "weak"})
+    assert caught[0].filename == __file__

@@ -11,6 +11,7 @@ import difflib
 import inspect
 import json
 import os
+import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ValidationError
@@ -20,6 +21,7 @@ from sessionkit.exceptions import SessionConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from types import FrameType
 
 # pydantic-settings' own init arguments (_env_file, _secrets_dir...), passed through.
 _SOURCE_OPTIONS = frozenset(
@@ -75,6 +77,20 @@ class DeclaredSettings(BaseSettings):
     def where(cls, field: str) -> str:
         """``field (environment variable NAME)``, for messages."""
         return f"{field} (environment variable {env_var(cls, field)})"
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside sessionkit
+    (and the pydantic and Starlette code that builds it), for the function calling warn."""
+    frame: FrameType | None = sys._getframe(2)  # the warning function's caller
+    level = 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(_LIBRARIES):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+_LIBRARIES = ("sessionkit.", "pydantic", "starlette.")
 
 
 def env_var(model: type[BaseSettings], field: str) -> str:

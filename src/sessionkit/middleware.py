@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
+from starlette.datastructures import Secret
 
 from sessionkit.codec import Decoded, SessionCodec
 from sessionkit.cookies import COOKIE_SIZE_LIMIT, CookieWriter, read_cookies
@@ -50,10 +51,23 @@ class SessionMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, /, settings: SessionSettings | None = None, **sessions_config: Any
+        self,
+        app: ASGIApp,
+        /,
+        settings: SessionSettings | str | Secret | None = None,
+        **sessions_config: Any,
     ) -> None:
+        if isinstance(settings, str | Secret):  # Starlette's positional secret_key
+            sessions_config["secret_key"] = settings
+            settings = None
         if settings is None:
             settings = SessionSettings.from_config(sessions_config)
+        elif not isinstance(settings, SessionSettings):
+            raise TypeError(
+                "SessionMiddleware(app, settings=SessionSettings(...)) or "
+                "SessionMiddleware(app, secret_key=..., max_age=...): settings must be a "
+                f"SessionSettings, not {type(settings).__qualname__}"
+            )
         elif sessions_config:
             raise TypeError(
                 "SessionMiddleware takes settings= or individual settings "

@@ -17,7 +17,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 from starlette.datastructures import Secret
 
-from sessionkit._config import DeclaredSettings, split_list
+from sessionkit._config import DeclaredSettings, split_list, user_stacklevel
 from sessionkit._config import env_var as _env_var
 from sessionkit.exceptions import SessionConfigWarning
 
@@ -33,7 +33,11 @@ MIN_KEY_LENGTH = 32
 MIN_KEY_VARIETY = 10
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_UNSAFE_ATTRIBUTE = re.compile(r"[\x00-\x20;,\x7f]")
+# RFC 6265 path-value: any printable ASCII but ';' (we also refuse ',', which some parsers
+# split on); a domain: letters, digits, '-' and '.', i.e. ASCII (international names in
+# punycode).
+_SAFE_PATH = re.compile(r"[\x21-\x2b\x2d-\x3a\x3c-\x7e]+")
+_SAFE_DOMAIN = re.compile(r"[A-Za-z0-9.-]+")
 
 
 class SessionSettings(DeclaredSettings):
@@ -269,13 +273,18 @@ def _cookie_problems(s: SessionSettings) -> list[str]:
             f"{_where('session_cookie')} {name!r} has the __Secure- prefix, which browsers "
             f"accept only with Secure; {secure_fix}"
         )
-    for field, value in (("path", s.path), ("domain", s.domain)):
-        if value is not None and (_UNSAFE_ATTRIBUTE.search(value) or not value):
-            problems.append(
-                f"{_where(field)} is {value!r}, which is empty or contains a space, ';', ',' "
-                f"or a control character that would break or inject cookie attributes; "
-                f"remove those characters"
-            )
+    if not _SAFE_PATH.fullmatch(s.path):
+        problems.append(
+            f"{_where('path')} is {s.path!r}, which is empty or contains a space, ';', ',', "
+            f"a control or a non-ASCII character that would break or inject cookie "
+            f"attributes; remove those characters (percent-encode non-ASCII ones)"
+        )
+    if s.domain is not None and not _SAFE_DOMAIN.fullmatch(s.domain):
+        problems.append(
+            f"{_where('domain')} is {s.domain!r}, but a cookie domain holds only ASCII "
+            f"letters, digits, '-' and '.': anything else would break or inject cookie "
+            f"attributes; remove those characters (write international names in punycode)"
+        )
     return problems
 
 
@@ -291,14 +300,14 @@ def _warn_about_risks(settings: SessionSettings) -> None:
                 f"distinct characters), so session cookies could be forged by guessing it; "
                 f"{GENERATE_KEY_HINT}",
                 SessionConfigWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
     if settings.max_age is not None and settings.max_age <= 0:
         warnings.warn(
             f"{_where('max_age')} is {settings.max_age}: every session expires as soon as it "
             f"is issued; use a positive number of seconds, or None for a browser-session cookie",
             SessionConfigWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     refresh, max_age = settings.refresh_after, settings.max_age
     if refresh is not None and max_age is not None and refresh >= max_age > 0:
@@ -307,12 +316,12 @@ def _warn_about_risks(settings: SessionSettings) -> None:
             f"sessions expire before they are ever re-issued, so users are logged out while "
             f"active; use a value below max_age (by default, half of it)",
             SessionConfigWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     if not settings.path.startswith("/"):
         warnings.warn(
             f"{_where('path')} is {settings.path!r}, which does not start with '/': browsers "
             f"ignore such a Path and use the request's directory instead; start it with '/'",
             SessionConfigWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
