@@ -1159,3 +1159,31 @@ def test_positional_secret_key_works_like_starlette(key: str) -> None:
     assert middleware.settings.secret_key.get_secret_value() == key
     with pytest.raises(TypeError, match="settings must be a SessionSettings"):
         SessionMiddleware(inner, 5)  # type: ignore[arg-type]
+
+
+def test_replacing_scope_session_is_honoured(key: str) -> None:
+    """A mapping the app puts at scope["session"] is what gets stored, as in Starlette."""
+
+    async def login(request: Request) -> JSONResponse:
+        request.session["user"] = "alice"
+        return JSONResponse({})
+
+    async def switch(request: Request) -> JSONResponse:
+        request.scope["session"] = {"user": "bob"}
+        return JSONResponse({})
+
+    async def drop(request: Request) -> JSONResponse:
+        request.scope["session"] = {}
+        return JSONResponse({})
+
+    async def show(request: Request) -> JSONResponse:
+        return JSONResponse(dict(request.session))
+
+    routes = [Route("/login", login), Route("/switch", switch), Route("/drop", drop)]
+    routes.append(Route("/show", show))
+    app = Starlette(routes=routes, middleware=[SessionSettings(secret_key=key).middleware()])
+    client = TestClient(app)
+    client.get("/login")
+    client.get("/switch")
+    assert client.get("/show").json() == {"user": "bob"}
+    assert "expires=Thu, 01 Jan 1970" in client.get("/drop").headers["set-cookie"]

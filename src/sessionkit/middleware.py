@@ -13,6 +13,7 @@ It knows nothing of pydantic models. Per connection it:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
@@ -153,6 +154,16 @@ class _Connection:
                 return decoded.data
         return {}
 
+    def _adopt_replacement(self) -> Session:
+        """The app put another mapping at ``scope["session"]``: it is the session now, as
+        with Starlette's middleware (which reads the scope when the response starts)."""
+        self.session.load()  # what the cookie held decides whether to expire it
+        replacement = self.scope.get("session")
+        session = Session(replacement if isinstance(replacement, Mapping) else {})
+        session.accessed = session.modified = True
+        self.session = self.scope["session"] = session
+        return session
+
     def _headers_for(self, message: Message, *, vary: bool) -> None:
         header = self.middleware.set_cookie_header(self.session, self.decoded)
         headers = list(message.get("headers", ()))
@@ -165,6 +176,8 @@ class _Connection:
     async def send_http(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             session = self.session
+            if self.scope.get("session") is not session:
+                session = self._adopt_replacement()
             if session._loader is None:  # the session was used
                 self._headers_for(message, vary=True)
             session._locked = _AFTER_RESPONSE
