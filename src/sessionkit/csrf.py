@@ -7,8 +7,8 @@ other value is rejected; without it, no ``Origin`` passes (a non-browser client)
 ``Origin`` must otherwise name the request's ``Host``. Rejected requests never reach the app.
 Two deliberate differences from Go, both about the same origin written differently: the
 host is compared without case, and an explicit default port (``:80``, ``:443``) equals none;
-malformed and ``null`` Origins are rejected. With ``use_tokens=True`` unsafe requests must also carry the session's :func:`csrf_token`, for
-old browsers and proxies that strip ``Origin``.
+malformed and ``null`` Origins are rejected. With ``use_tokens=True`` unsafe requests must
+also carry the session's :func:`csrf_token`, for old browsers and proxies that strip ``Origin``.
 """
 
 from __future__ import annotations
