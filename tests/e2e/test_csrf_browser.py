@@ -34,7 +34,7 @@ def attacker_app(target: str) -> Starlette:
 
     async def page(request: Request) -> HTMLResponse:
         return HTMLResponse(
-            "<!doctype html><title>Win a prize</title>"
+            '<!doctype html><title>Win a prize</title><link rel="icon" href="data:,">'
             f'<form id="attack" method="post" action="{html.escape(target)}">'
             '<input name="content" value="Transfer all the money"></form>'
             '<button id="go" onclick="document.getElementById(\'attack\').submit()">'
@@ -63,7 +63,8 @@ def test_cross_site_form_post_is_rejected(
     assert "cross-origin request detected" in response.text()
     assert [todo.content for todo in demo_server.todos.after(0)] == list(EXAMPLE_TODOS)
     screenshot(page, "csrf-cross-site-rejected")
-    page_errors.clear()  # the browser logs the 403 of the navigation as a console error
+    page.wait_for_load_state("networkidle")  # the 403 page's own favicon request (a 404)
+    forget_the_expected_errors(page_errors)
 
 
 def test_demo_own_form_still_posts_after_an_attack(
@@ -73,9 +74,15 @@ def test_demo_own_form_still_posts_after_an_attack(
     page.goto(attacker)
     with page.expect_response(f"{demo_server.url}/todos"):
         page.locator("#go").click()
-    page_errors.clear()
     page.goto(demo_server.url + "/")
     page.get_by_placeholder("What needs doing?").fill("Legitimate todo")
     page.get_by_role("button", name="Add todo").click()
     expect(page.locator("#todos .content")).to_have_text([*EXAMPLE_TODOS, "Legitimate todo"])
     assert [todo.content for todo in demo_server.todos.after(3)] == ["Legitimate todo"]
+    forget_the_expected_errors(page_errors)
+
+
+def forget_the_expected_errors(page_errors: list[str]) -> None:
+    """The browser logs the rejected navigation as a console error, and the plain-text
+    403 page's favicon request as a 404: both are the rejection working."""
+    page_errors[:] = [e for e in page_errors if "403" not in e and "404" not in e]
