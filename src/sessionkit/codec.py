@@ -89,12 +89,10 @@ class _Signer(TimestampSigner):
     def get_signature(self, value: str | bytes) -> bytes:
         mac = self._keyed.copy()
         mac.update(value if isinstance(value, bytes) else value.encode())
-        return b2a_base64(mac.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        return _b64encode(mac.digest())
 
     def verify_signature(self, value: str | bytes, sig: str | bytes) -> bool:
-        mac = self._keyed.copy()
-        mac.update(value if isinstance(value, bytes) else value.encode())
-        expected = b2a_base64(mac.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        expected = self.get_signature(value)
         return compare_digest(expected, sig if isinstance(sig, bytes) else sig.encode())
 
     def get_timestamp(self) -> int:
@@ -103,10 +101,8 @@ class _Signer(TimestampSigner):
     def sign(self, value: str | bytes) -> bytes:
         # TimestampSigner.sign, flat.
         value = value if isinstance(value, bytes) else value.encode()
-        value += b"." + _b64encode(_int_bytes(int(self._clock())))
-        mac = self._keyed.copy()
-        mac.update(value)
-        return value + b"." + _b64encode(mac.digest())
+        value += b"." + _b64encode(_int_bytes(self.get_timestamp()))
+        return value + b"." + self.get_signature(value)
 
 
 def _int_bytes(number: int) -> bytes:
@@ -200,7 +196,7 @@ class SessionCodec:
         else:
             return self._reject("bad signature")
         value, _, timestamp = body.rpartition(b".")
-        signed_at = int.from_bytes(a2b_base64(timestamp.translate(_FROM_URLSAFE) + b"=="), "big")
+        signed_at = int.from_bytes(_b64decode(timestamp), "big")
         now = self.clock()
         if self.max_age is not None and now - signed_at > self.max_age:
             return self._reject("expired")
@@ -210,11 +206,8 @@ class SessionCodec:
             payload, created_at = base64.b64decode(value), signed_at
         else:
             packed, _, created = value.rpartition(b".")
-            if packed[:1] == b".":
-                payload = _inflate(packed[1:])
-            else:
-                payload = a2b_base64(packed.translate(_FROM_URLSAFE) + b"==")
-            created_at = int.from_bytes(a2b_base64(created.translate(_FROM_URLSAFE) + b"=="), "big")
+            payload = _inflate(packed[1:]) if packed[:1] == b"." else _b64decode(packed)
+            created_at = int.from_bytes(_b64decode(created), "big")
         if self.absolute_lifetime is not None and now - created_at > self.absolute_lifetime:
             return self._reject("past its absolute lifetime")
         data = pydantic_core.from_json(payload)

@@ -140,6 +140,8 @@ class _Connection:
         self.send = send
         self.decoded: Decoded | None = None
         self.snapshot: bytes | None = None
+        # Session.lazy(self._load), spelled out: this runs on every request, and the
+        # classmethod's call is a measurable share of an untouched request's overhead.
         session = self.session = scope["session"] = Session()
         session._loader = self._load
 
@@ -178,6 +180,7 @@ class _Connection:
             session = self.session
             if self.scope.get("session") is not session:
                 session = self._adopt_replacement()
+            # session.loaded and session.lock(), spelled out for the same reason.
             if session._loader is None:  # the session was used
                 self._headers_for(message, vary=True)
             session._locked = _AFTER_RESPONSE
@@ -187,14 +190,14 @@ class _Connection:
         kind = message["type"]
         session = self.session
         if kind == "websocket.accept":
-            if session._loader is None:
+            if session.loaded:
                 self._headers_for(message, vary=False)
                 self.snapshot = self.middleware.codec.dumps(session)
-            session._locked = _AFTER_ACCEPT
+            session.lock(_AFTER_ACCEPT)
         elif kind == "websocket.http.response.start":  # a denial response
-            if session._loader is None:
+            if session.loaded:
                 self._headers_for(message, vary=True)
-            session._locked = _AFTER_RESPONSE
+            session.lock(_AFTER_RESPONSE)
         await self.send(message)
 
     def report_lost_changes(self) -> None:
@@ -204,16 +207,16 @@ class _Connection:
             return
         session.flush()
         codec = self.middleware.codec
-        before = self.snapshot
-        if before is None:  # first used after accept: compare with the cookie's content
+        if self.snapshot is not None:  # rendered at accept: compare renderings
+            if codec.dumps(session) == self.snapshot:
+                return
+            old = pydantic_core.from_json(self.snapshot)
+        else:  # first used after accept: compare with the cookie's content, as data
             if session.unchanged():
                 return
-            before = self.decoded.payload if self.decoded is not None else b"{}"
-            if pydantic_core.from_json(codec.dumps(session)) == pydantic_core.from_json(before):
+            old = pydantic_core.from_json(self.decoded.payload if self.decoded else b"{}")
+            if pydantic_core.from_json(codec.dumps(session)) == old:
                 return
-        elif codec.dumps(session) == before:
-            return
-        old = pydantic_core.from_json(before)
         changed = [
             k
             for k, v in dict.items(session)
