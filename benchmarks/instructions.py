@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import re
 import secrets
 import subprocess
@@ -61,6 +62,8 @@ def run_loop(scenario: str, flavor: str) -> None:
     scope = bench.scopes[scenario, flavor]  # type: ignore[index]
     for _ in range(50):
         _request(app, scope)
+    gc.collect()
+    gc.disable()  # a collection's cost depends on the whole heap, not on the request
     deque((_request(app, scope) for _ in range(REQUESTS)), maxlen=0)
 
 
