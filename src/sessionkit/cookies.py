@@ -44,10 +44,7 @@ def read_cookies(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[by
             if stop < 0:
                 stop = len(value)
             if start == 0 or not value[value.rfind(b";", 0, start) + 1 : start].strip():
-                content = value[start + len(target) : stop].strip()
-                if content[-1:] == b'"' and len(content) > 1 and content[:1] == b'"':
-                    content = content[1:-1]
-                found.append(content)
+                found.append(_unquote(value[start + len(target) : stop].strip()))
             start = value.find(target, stop)
     return found
 
