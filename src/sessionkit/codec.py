@@ -26,6 +26,7 @@ from hmac import compare_digest
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pydantic_core
+from pydantic_core import from_json
 from itsdangerous import TimestampSigner
 
 if TYPE_CHECKING:
@@ -54,6 +55,10 @@ class Decoded(NamedTuple):
     created_at: int
     #: signed with a fallback key or in Starlette's format: re-sign it when it is used
     stale: bool
+
+
+# Decoded(...) without the Python-level __new__ that namedtuple generates.
+_new_decoded = tuple.__new__
 
 
 def _b64encode(data: bytes) -> bytes:
@@ -92,7 +97,10 @@ class _Signer(TimestampSigner):
         return _b64encode(mac.digest())
 
     def verify_signature(self, value: str | bytes, sig: str | bytes) -> bool:
-        expected = self.get_signature(value)
+        # get_signature, inlined: one Python call less on every verified cookie.
+        mac = self._keyed.copy()
+        mac.update(value if isinstance(value, bytes) else value.encode())
+        expected = b2a_base64(mac.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
         return compare_digest(expected, sig if isinstance(sig, bytes) else sig.encode())
 
     def get_timestamp(self) -> int:
@@ -174,46 +182,57 @@ class SessionCodec:
         return self._signers[0].sign(value).decode("ascii")
 
     def decode(self, cookie: str | bytes) -> Decoded | None:
-        """The verified session in ``cookie``, or ``None`` if it is bad in any way."""
+        """The verified session in ``cookie``, or ``None`` if it is bad in any way.
+
+        This runs on every request that uses a session, so it is written flat: each call
+        of a Python function here would cost about as much as base64-decoding the payload.
+        """
         try:
-            return self._decode(cookie.encode("ascii") if isinstance(cookie, str) else cookie)
+            token = cookie if type(cookie) is bytes else cookie.encode("ascii")  # type: ignore[union-attr]
+            body, _, signature = token.rpartition(b".")
+            size = len(signature)
+            if size == _SIGNATURE_LENGTH:
+                signers, legacy = self._signers, False
+            elif size == _LEGACY_SIGNATURE_LENGTH:
+                signers, legacy = self._legacy, True
+            else:
+                return self._reject("malformed")
+            for signer in signers:
+                if signer.verify_signature(body, signature):
+                    break
+            else:
+                return self._reject("bad signature")
+            value, _, timestamp = body.rpartition(b".")
+            signed_at = int.from_bytes(
+                a2b_base64(timestamp.translate(_FROM_URLSAFE) + b"=="), "big"
+            )
+            now = self.clock()
+            if self.max_age is not None and now - signed_at > self.max_age:
+                return self._reject("expired")
+            if signed_at - now > _CLOCK_SKEW:
+                return self._reject("signed in the future")
+            if legacy:
+                payload, created_at = base64.b64decode(value), signed_at
+            else:
+                packed, _, created = value.rpartition(b".")
+                if packed[:1] == b".":
+                    payload = _inflate(packed[1:])
+                else:
+                    payload = a2b_base64(packed.translate(_FROM_URLSAFE) + b"==")
+                created_at = int.from_bytes(
+                    a2b_base64(created.translate(_FROM_URLSAFE) + b"=="), "big"
+                )
+            if self.absolute_lifetime is not None and now - created_at > self.absolute_lifetime:
+                return self._reject("past its absolute lifetime")
+            data = from_json(payload)
+            if type(data) is not dict:
+                return self._reject("not a JSON object")
+            stale = legacy or signer is not signers[0]
+            return _new_decoded(Decoded, (data, payload, signed_at, created_at, stale))
         except Exception as exc:
             # The trust boundary: whatever a client sends, the answer is "no session".
             logger.debug("session cookie rejected: %s", type(exc).__name__)
             return None
-
-    def _decode(self, token: bytes) -> Decoded | None:
-        body, _, signature = token.rpartition(b".")
-        if len(signature) == _SIGNATURE_LENGTH:
-            signers, legacy = self._signers, False
-        elif len(signature) == _LEGACY_SIGNATURE_LENGTH:
-            signers, legacy = self._legacy, True
-        else:
-            return self._reject("malformed")
-        for index, signer in enumerate(signers):  # noqa: B007 (the index is used below)
-            if signer.verify_signature(body, signature):
-                break
-        else:
-            return self._reject("bad signature")
-        value, _, timestamp = body.rpartition(b".")
-        signed_at = int.from_bytes(_b64decode(timestamp), "big")
-        now = self.clock()
-        if self.max_age is not None and now - signed_at > self.max_age:
-            return self._reject("expired")
-        if signed_at - now > _CLOCK_SKEW:
-            return self._reject("signed in the future")
-        if legacy:
-            payload, created_at = base64.b64decode(value), signed_at
-        else:
-            packed, _, created = value.rpartition(b".")
-            payload = _inflate(packed[1:]) if packed[:1] == b"." else _b64decode(packed)
-            created_at = int.from_bytes(_b64decode(created), "big")
-        if self.absolute_lifetime is not None and now - created_at > self.absolute_lifetime:
-            return self._reject("past its absolute lifetime")
-        data = pydantic_core.from_json(payload)
-        if type(data) is not dict:
-            return self._reject("not a JSON object")
-        return Decoded(data, payload, signed_at, created_at, legacy or index > 0)
 
     @staticmethod
     def _reject(reason: str) -> None:
