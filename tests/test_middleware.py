@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 import re
@@ -1011,11 +1012,18 @@ def test_clear_then_write_starts_a_new_creation_time(key: str) -> None:
     assert (first.created_at, second.created_at) == (1_000_000, 1_000_500)
 
 
-def _changes_app(key: str) -> TestClient:
+#: Padding of the seeded session: small content is compared whole, larger content per
+#: handed-out container; both ways must find every in-place change.
+PADDINGS = pytest.mark.parametrize("padding", [0, 400], ids=["compared-whole", "per-container"])
+
+
+def _changes_app(key: str, padding: int) -> TestClient:
     """An app with one route per way of changing a nested value in place."""
 
     async def seed(request: Request) -> PlainTextResponse:
         request.session.update({"d": {"n": 0}, "l": [0], "big": {"k": list(range(50))}})
+        if padding:
+            request.session["pad"] = "x" * padding
         return PlainTextResponse("ok")
 
     async def via_get(request: Request) -> PlainTextResponse:
@@ -1080,19 +1088,21 @@ def _changes_app(key: str) -> TestClient:
         ("/copy", {"d": {"n": 20}, "l": [0]}),
     ],
 )
+@PADDINGS
 def test_in_place_change_through_any_read_is_persisted(
-    key: str, path: str, expected: dict[str, Any]
+    key: str, path: str, expected: dict[str, Any], padding: int
 ) -> None:
     """A nested value changed in place, however it was handed out, reaches the cookie."""
-    client = _changes_app(key)
+    client = _changes_app(key, padding)
     response = client.get(path)
     assert "set-cookie" in response.headers
     assert client.get("/show").json() == expected
 
 
-def test_reading_containers_without_changing_them_sends_no_cookie(key: str) -> None:
+@PADDINGS
+def test_reading_containers_without_changing_them_sends_no_cookie(key: str, padding: int) -> None:
     """Handing out nested values that are not changed sends no Set-Cookie."""
-    client = _changes_app(key)
+    client = _changes_app(key, padding)
     response = client.get("/read")
     assert response.json()["d"] == {"n": 0}
     assert "set-cookie" not in response.headers
@@ -1187,3 +1197,62 @@ def test_replacing_scope_session_is_honoured(key: str) -> None:
     client.get("/switch")
     assert client.get("/show").json() == {"user": "bob"}
     assert "expires=Thu, 01 Jan 1970" in client.get("/drop").headers["set-cookie"]
+
+
+# --- memory --------------------------------------------------------------------------------
+
+
+async def _session_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A plain ASGI app that leaves the session alone, reads it or writes it, by path."""
+    session = scope["session"]
+    if scope["path"] == "/read":
+        session.get("user")
+    elif scope["path"] == "/write":
+        session["user"] = {"name": "ada"}
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def _nothing() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _drop(message: Message) -> None:
+    return None
+
+
+@pytest.mark.parametrize("path", ["/untouched", "/read", "/write"])
+@pytest.mark.parametrize("cookie", [None, "valid", "tampered"])
+def test_requests_leave_no_reference_cycles(path: str, cookie: str | None) -> None:
+    """A request's session and state are freed by reference counting alone.
+
+    Nothing refers back to the scope or to itself, so a busy server never pays the
+    garbage collector for sessions; a cycle per request would.
+    """
+    app = SessionMiddleware(_session_app, settings=settings())
+    headers = []
+    if cookie is not None:
+        value = cookie_for({"user": {"name": "bob"}})
+        if cookie == "tampered":
+            value = value.replace("b", "c", 1)
+        headers.append((b"cookie", b"session=" + value.encode()))
+    scope: Scope = {"type": "http", "path": path, "headers": headers}
+
+    def run_once() -> None:
+        coroutine = app(dict(scope), _nothing, _drop)
+        try:
+            coroutine.send(None)  # the app never really awaits: it runs to completion
+        except StopIteration:
+            return
+        raise AssertionError("the request did not complete")
+
+    run_once()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(20):
+            run_once()
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert unreachable == 0

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic_core
 from starlette.datastructures import Secret
 
-from sessionkit.codec import Decoded, SessionCodec
+from sessionkit.codec import Decoded, SessionCodec, render_dict
 from sessionkit.cookies import COOKIE_SIZE_LIMIT, CookieWriter, read_cookies
 from sessionkit.exceptions import SessionNotInstalledError, SessionTooLargeError
 from sessionkit.session import Session
@@ -80,38 +80,109 @@ class SessionMiddleware:
         self.cookies = CookieWriter(settings)
         self.cookie_name = settings.session_cookie.encode("latin-1")
         self._refresh_after = settings.refresh_interval
+        self._loader = self._load  # bound once: every request's session gets it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            conn = _Connection(self, scope, send)
-            await self.app(scope, receive, conn.send_http)
-        elif kind == "websocket":
-            conn = _Connection(self, scope, send)
-            try:
-                await self.app(scope, receive, conn.send_websocket)
-            finally:  # WebSocket handlers often end by an exception (a disconnect)
-                conn.report_lost_changes()
-        else:
+        if scope["type"] != "http":
+            await self._call_other(scope, receive, send)
+            return
+        # Every HTTP request runs this, used session or not, so it is written flat: one
+        # lazy Session, no other object, nothing that refers back to the scope or itself
+        # (so the request's objects are freed by reference counting, never by the GC).
+        session = scope["session"] = Session()
+        session._loader = self._loader
+        session._source = scope["headers"]
+
+        async def send_http(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                used = session
+                if scope.get("session") is not used:
+                    used = _adopt_replacement(scope, used)
+                if used._loader is None:  # the session was used: used.loaded, spelled out
+                    self._add_headers(message, used, vary=True)
+                used._locked = _AFTER_RESPONSE  # used.lock(...), spelled out
+            await send(message)
+
+        await self.app(scope, receive, send_http)
+
+    async def _call_other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
             await self.app(scope, receive, send)
+            return
+        conn = _WebSocket(self, scope, send)
+        try:
+            await self.app(scope, receive, conn.send)
+        finally:  # WebSocket handlers often end by an exception (a disconnect)
+            conn.report_lost_changes()
+
+    def _load(self, session: Session) -> dict[str, Any]:
+        """The loader of every session: the first cookie of our name that verifies.
+
+        Several values arrive when cookies of other paths or domains share the name.
+        """
+        codec = self.codec
+        for value in read_cookies(session._source, self.cookie_name):
+            decoded = codec.decode(value)
+            if decoded is not None:
+                session._origin = decoded
+                if len(decoded.payload) <= _COMPARE_WHOLE_BELOW:
+                    session._compare_whole = True
+                return decoded.data
+        return {}
+
+    def _new_session(self, scope: Scope) -> Session:
+        session = scope["session"] = Session()
+        session._loader = self._loader
+        session._source = scope["headers"]
+        return session
+
+    def _add_headers(self, message: Message, session: Session, *, vary: bool) -> None:
+        """Add ``Set-Cookie`` (if needed) and, when ``vary``, ``Vary: Cookie`` to ``message``."""
+        header = self.set_cookie_header(session, session._origin)
+        raw = message.get("headers")
+        headers = list(raw) if raw else []
+        if vary:  # the response depends on the cookie: the session was used
+            for index, (name, value) in enumerate(headers):
+                if name.lower() == b"vary":
+                    tokens = {token.strip().lower() for token in value.split(b",")}
+                    if b"cookie" not in tokens and b"*" not in tokens:
+                        headers[index] = (name, value + b", Cookie")
+                    break
+            else:
+                headers.append((b"vary", b"Cookie"))
+        if header is not None:
+            headers.append((b"set-cookie", header))
+        message["headers"] = headers
 
     def set_cookie_header(self, session: Session, decoded: Decoded | None) -> bytes | None:
-        """The ``Set-Cookie`` value the response needs for ``session``, if any."""
-        if not session.loaded:
+        """The ``Set-Cookie`` value the response needs for ``session``, if any.
+
+        It runs on every response whose session was used, so the common case (read, not
+        changed, not due for re-issue) calls nothing but the clock.
+        """
+        if session._loader is not None:
             return None  # never used: nothing can have changed
-        session.flush()
+        if session._bindings:
+            session.flush()
         if not dict.__len__(session):
             had_data = decoded is not None and decoded.payload != b"{}"
             return self.cookies.delete() if had_data else None
-        if decoded is not None and session.unchanged():
-            if not self._reissue(decoded):
-                return None
-            # The same content, re-signed (a stale cookie's payload may be Starlette's JSON).
-            payload = self.codec.dumps(session) if decoded.stale else decoded.payload
-        else:
-            payload = self.codec.dumps(session)
-            if decoded is not None and payload == decoded.payload and not self._reissue(decoded):
-                return None
+        if decoded is None:
+            return self._store(session, render_dict(session), None)
+        # session.unchanged(), its first checks spelled out
+        if session.modified or session._exposed or (session._snapshots and not session.unchanged()):
+            payload = render_dict(session)
+            if payload != decoded.payload:
+                return self._store(session, payload, decoded)
+        if decoded.stale:  # signed with a fallback key, or in Starlette's format
+            return self._store(session, render_dict(session), decoded)
+        refresh = self._refresh_after
+        if refresh is not None and self.codec.clock() - decoded.signed_at >= refresh:
+            return self._store(session, decoded.payload, decoded)  # the same content
+        return None
+
+    def _store(self, session: Session, payload: bytes, decoded: Decoded | None) -> bytes:
+        """The ``Set-Cookie`` value that stores ``payload`` (``session`` rendered)."""
         created = decoded.created_at if decoded is not None and not session.renewed else None
         value = self.codec.sign(payload, created_at=created)
         size = self.cookies.size(value)
@@ -119,86 +190,51 @@ class SessionMiddleware:
             raise SessionTooLargeError(size, COOKIE_SIZE_LIMIT, _largest_keys(session))
         return self.cookies.set(value)
 
-    def _reissue(self, decoded: Decoded) -> bool:
-        if decoded.stale:
-            return True
-        refresh = self._refresh_after
-        return refresh is not None and self.codec.clock() - decoded.signed_at >= refresh
+
+#: Content up to this many bytes of JSON is compared whole when containers were handed out
+#: (one rendering); larger content is compared per handed-out container (two renderings
+#: of each, however large the rest). Rendering costs about 1.8k instructions a call plus
+#: 55 a byte: past this size, two renderings of a typical 50-byte container cost less.
+_COMPARE_WHOLE_BELOW = 192
 
 
-class _Connection:
-    """The session state of one HTTP request or WebSocket connection.
+def _adopt_replacement(scope: Scope, session: Session) -> Session:
+    """The app put another mapping at ``scope["session"]``: it is the session now, as with
+    Starlette's middleware (which reads the scope when the response starts)."""
+    session.load()  # what the cookie held decides whether to expire it
+    replacement = scope.get("session")
+    adopted = Session(replacement if isinstance(replacement, Mapping) else {})
+    adopted.accessed = adopted.modified = True
+    adopted._origin = session._origin
+    scope["session"] = adopted
+    return adopted
 
-    The cookie is looked for only when the app first uses the session.
-    """
 
-    __slots__ = ("decoded", "middleware", "scope", "send", "session", "snapshot")
+class _WebSocket:
+    """The session state of one WebSocket connection."""
+
+    __slots__ = ("middleware", "scope", "send_downstream", "session", "snapshot")
 
     def __init__(self, middleware: SessionMiddleware, scope: Scope, send: Send) -> None:
         self.middleware = middleware
         self.scope = scope
-        self.send = send
-        self.decoded: Decoded | None = None
+        self.send_downstream = send
         self.snapshot: bytes | None = None
-        # Session.lazy(self._load), spelled out: this runs on every request, and the
-        # classmethod's call is a measurable share of an untouched request's overhead.
-        session = self.session = scope["session"] = Session()
-        session._loader = self._load
+        self.session = middleware._new_session(scope)
 
-    def _load(self) -> dict[str, Any]:
-        middleware = self.middleware
-        # Several values when cookies of other paths or domains share the name: the first
-        # that verifies wins.
-        for value in read_cookies(self.scope["headers"], middleware.cookie_name):
-            decoded = middleware.codec.decode(value)
-            if decoded is not None:
-                self.decoded = decoded
-                return decoded.data
-        return {}
-
-    def _adopt_replacement(self) -> Session:
-        """The app put another mapping at ``scope["session"]``: it is the session now, as
-        with Starlette's middleware (which reads the scope when the response starts)."""
-        self.session.load()  # what the cookie held decides whether to expire it
-        replacement = self.scope.get("session")
-        session = Session(replacement if isinstance(replacement, Mapping) else {})
-        session.accessed = session.modified = True
-        self.session = self.scope["session"] = session
-        return session
-
-    def _headers_for(self, message: Message, *, vary: bool) -> None:
-        header = self.middleware.set_cookie_header(self.session, self.decoded)
-        headers = list(message.get("headers", ()))
-        if vary:  # the response depends on the cookie: the session was used
-            _add_vary_cookie(headers)
-        if header is not None:
-            headers.append((b"set-cookie", header))
-        message["headers"] = headers
-
-    async def send_http(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            session = self.session
-            if self.scope.get("session") is not session:
-                session = self._adopt_replacement()
-            # session.loaded and session.lock(), spelled out for the same reason.
-            if session._loader is None:  # the session was used
-                self._headers_for(message, vary=True)
-            session._locked = _AFTER_RESPONSE
-        await self.send(message)
-
-    async def send_websocket(self, message: Message) -> None:
+    async def send(self, message: Message) -> None:
         kind = message["type"]
         session = self.session
         if kind == "websocket.accept":
             if session.loaded:
-                self._headers_for(message, vary=False)
+                self.middleware._add_headers(message, session, vary=False)
                 self.snapshot = self.middleware.codec.dumps(session)
             session.lock(_AFTER_ACCEPT)
         elif kind == "websocket.http.response.start":  # a denial response
             if session.loaded:
-                self._headers_for(message, vary=True)
+                self.middleware._add_headers(message, session, vary=True)
             session.lock(_AFTER_RESPONSE)
-        await self.send(message)
+        await self.send_downstream(message)
 
     def report_lost_changes(self) -> None:
         """Log, naming the keys, nested in-place changes made after a WebSocket was accepted."""
@@ -214,7 +250,8 @@ class _Connection:
         else:  # first used after accept: compare with the cookie's content, as data
             if session.unchanged():
                 return
-            old = pydantic_core.from_json(self.decoded.payload if self.decoded else b"{}")
+            origin = session._origin
+            old = pydantic_core.from_json(origin.payload if origin is not None else b"{}")
             if pydantic_core.from_json(codec.dumps(session)) == old:
                 return
         changed = [
@@ -228,17 +265,6 @@ class _Connection:
             "websocket.accept().",
             ", ".join(repr(k) for k in changed),
         )
-
-
-def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
-    """Add ``Cookie`` to the response's ``Vary`` header, creating it if needed."""
-    for index, (name, value) in enumerate(headers):
-        if name.lower() == b"vary":
-            tokens = {token.strip().lower() for token in value.split(b",")}
-            if b"cookie" not in tokens and b"*" not in tokens:
-                headers[index] = (name, value + b", Cookie")
-            return
-    headers.append((b"vary", b"Cookie"))
 
 
 def _largest_keys(session: Session, count: int = 3) -> list[tuple[str, int]]:

@@ -38,19 +38,27 @@ class Session(dict[str, Any]):
     #: cleared in this request: data written after that is a new session (new creation
     #: time for the absolute lifetime), e.g. on login
     renewed: bool = False
-    _loader: Callable[[], dict[str, Any]] | None = None
+    # Lazy loading: _loader(session) returns the content; _source is what it reads from,
+    # _origin what it found (for the middleware: the request's headers, the verified cookie).
+    _loader: Callable[[Session], dict[str, Any]] | None = None
+    _source: Any = None
+    _origin: Any = None
     _locked: str | None = None
     _bindings: dict[str, _Binding] | None = None
     # Content tracking (see unchanged()): renderings of containers handed out, by key.
     _render: Callable[[Any], bytes] = staticmethod(to_json)
     _snapshots: dict[str, bytes] | None = None
     _exposed: bool = False
+    #: set by a loader for small content: rendering all of it once costs less than
+    #: rendering each container handed out twice, so hand-outs just mark it exposed
+    _compare_whole: bool = False
 
     @classmethod
     def lazy(cls, loader: Callable[[], dict[str, Any]]) -> Session:
         """An empty session that fills itself from ``loader()`` on first use."""
         session = cls()
-        session._loader = loader
+        session._loader = _call_source
+        session._source = loader
         return session
 
     def unchanged(self) -> bool:
@@ -73,6 +81,9 @@ class Session(dict[str, Any]):
 
     def _hand_out(self, key: str, value: Any) -> Any:
         if type(value) in _CONTAINERS and not self.modified:
+            if self._compare_whole:
+                self._exposed = True
+                return value
             snapshots = self._snapshots
             if snapshots is None:
                 snapshots = self._snapshots = {}
@@ -94,7 +105,7 @@ class Session(dict[str, Any]):
         loader = self._loader
         if loader is not None:
             self._loader = None
-            dict.update(self, loader())
+            dict.update(self, loader(self))
 
     def lock(self, reason: str) -> None:
         """Refuse every further change, raising ``SessionLockedError(reason)``.
@@ -278,6 +289,11 @@ class Session(dict[str, Any]):
 
 
 _CONTAINERS = (dict, list)
+
+
+def _call_source(session: Session) -> dict[str, Any]:
+    """The loader of :meth:`Session.lazy`: the plain loader, kept as the source."""
+    return session._source()  # type: ignore[no-any-return]
 
 
 class _Absent:
