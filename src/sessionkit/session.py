@@ -80,6 +80,11 @@ class Session(dict[str, Any]):
         return True
 
     def _hand_out(self, key: str, value: Any) -> Any:
+        """Track ``value``, about to be handed out as ``self[key]``; return it.
+
+        Callers on the read path check ``type(value) in _CONTAINERS`` first themselves:
+        scalars cannot change in place, and the call is saved.
+        """
         if type(value) in _CONTAINERS and not self.modified:
             if self._compare_whole:
                 self._exposed = True
@@ -174,13 +179,16 @@ class Session(dict[str, Any]):
     def __getitem__(self, key: str) -> Any:
         if self._loader is not None:
             self.load()
-        return self._hand_out(key, dict.__getitem__(self, key))
+        value = dict.__getitem__(self, key)
+        return self._hand_out(key, value) if type(value) in _CONTAINERS else value
 
     def get(self, key: str, default: Any = None, /) -> Any:
         if self._loader is not None:
             self.load()
         value = dict.get(self, key, _ABSENT)
-        return default if value is _ABSENT else self._hand_out(key, value)
+        if type(value) in _CONTAINERS:
+            return self._hand_out(key, value)
+        return default if value is _ABSENT else value
 
     def peek(self, key: str, default: Any = None, /) -> Any:
         """``get`` for callers that track their own value (a bound ``SessionKey``)."""
