@@ -380,6 +380,27 @@ def test_vary_is_merged_with_an_existing_vary_header() -> None:
     assert response.headers.get_list("vary") == ["Accept-Encoding, Cookie"]
 
 
+@pytest.mark.parametrize(
+    ("existing", "expected"),
+    [
+        (b"Accept-Encoding", b"Accept-Encoding, Cookie"),
+        (b"accept-encoding, COOKIE", b"accept-encoding, COOKIE"),
+        (b"*", b"*"),
+    ],
+)
+def test_vary_header_gets_cookie_once(existing: bytes, expected: bytes) -> None:
+    """An existing Vary is extended unless it already covers Cookie; no second one appears."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["session"].get("user")
+        headers = [(b"content-type", b"text/plain"), (b"vary", existing)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    response = TestClient(SessionMiddleware(app, settings=settings())).get("/")
+    assert response.headers.get_list("vary") == [expected.decode()]
+
+
 # --- bad cookies ---------------------------------------------------------------------------
 
 

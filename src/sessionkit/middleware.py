@@ -147,12 +147,9 @@ class SessionMiddleware:
         raw = message.get("headers")
         headers = list(raw) if raw else []
         if vary:  # the response depends on the cookie: the session was used
-            for index, (name, value) in enumerate(headers):
-                if name.lower() == b"vary":
-                    tokens = {token.strip().lower() for token in value.split(b",")}
-                    if b"cookie" not in tokens and b"*" not in tokens:
-                        headers[index] = (name, value + b", Cookie")
-                    break
+            # ASGI response header names are lowercase; a dict finds one in C.
+            if b"vary" in dict(headers):
+                _merge_vary_cookie(headers)
             else:
                 headers.append((b"vary", b"Cookie"))
         if header is not None:
@@ -270,6 +267,16 @@ class _WebSocket:
             "websocket.accept().",
             ", ".join(repr(k) for k in changed),
         )
+
+
+def _merge_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
+    """Add ``Cookie`` to the first ``Vary`` header unless it names it (or ``*``) already."""
+    for index, (name, value) in enumerate(headers):
+        if name == b"vary":
+            tokens = {token.strip().lower() for token in value.split(b",")}
+            if b"cookie" not in tokens and b"*" not in tokens:
+                headers[index] = (name, value + b", Cookie")
+            return
 
 
 def _largest_keys(session: Session, count: int = 3) -> list[tuple[str, int]]:
