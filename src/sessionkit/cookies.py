@@ -41,16 +41,20 @@ def read_cookies(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[by
             if name in value:  # perhaps "name = value"
                 found += _split(value, name)
             continue
-        while start >= 0:
+        while True:
             stop = value.find(b";", start)
-            if stop < 0:
-                stop = len(value)
             if start == 0 or not value[value.rfind(b";", 0, start) + 1 : start].strip():
-                content = value[start + skip : stop].strip()
+                content = (
+                    value[start + skip : stop] if stop >= 0 else value[start + skip :]
+                ).strip()
                 if content[:1] == b'"' and content[-1:] == b'"' and len(content) > 1:
                     content = content[1:-1]  # _unquote(content), spelled out
                 found.append(content)
+            if stop < 0:
+                break  # the header's last pair: no need to search on
             start = value.find(target, stop)
+            if start < 0:
+                break
     return found
 
 
