@@ -91,9 +91,10 @@ class SessionMiddleware:
         # Every HTTP request runs this, used session or not, so it is written flat: one
         # lazy Session, no other object, nothing that refers back to the scope or itself
         # (so the request's objects are freed by reference counting, never by the GC).
-        session = scope["session"] = Session()
+        session = scope["session"] = _blank_session(Session)  # slots set here, not in __init__
         session._loader = self._loader
         session._source = scope["headers"]
+        session._locked = None
 
         # A plain function that returns the downstream send's awaitable: ASGI's send is
         # any callable returning an awaitable, and the app's "await send(message)" then
@@ -192,6 +193,9 @@ class SessionMiddleware:
             raise SessionTooLargeError(size, COOKIE_SIZE_LIMIT, _largest_keys(session))
         return self.cookies.set(value)
 
+
+#: ``Session()`` without its ``__init__``: an empty session whose slots the caller sets.
+_blank_session = dict.__new__
 
 #: Content up to this many bytes of JSON is compared whole when containers were handed out
 #: (one rendering); larger content is compared per handed-out container (two renderings

@@ -32,18 +32,30 @@ __all__ = ["Session"]
 class Session(dict[str, Any]):
     """The session data of one connection: a ``dict`` that tracks use and changes."""
 
-    # Class-level defaults, no __init__: creating a session costs what creating a dict does.
+    # The three attributes every request's session sets are slots (a slot store costs
+    # a quarter of the first store into an instance __dict__); the rest are class-level
+    # defaults, written to the instance only when they change.
+    __slots__ = ("__dict__", "_loader", "_locked", "_source")
+
+    # Lazy loading: _loader(session) returns the content; _source is what it reads from
+    # (set whenever _loader is), _origin what it found (for the middleware: the
+    # request's headers, the verified cookie).
+    _loader: Callable[[Session], dict[str, Any]] | None
+    _source: Any
+    #: why changes are refused (see lock()), or None
+    _locked: str | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loader = None
+        self._locked = None
+
     accessed: bool = False
     modified: bool = False
     #: cleared in this request: data written after that is a new session (new creation
     #: time for the absolute lifetime), e.g. on login
     renewed: bool = False
-    # Lazy loading: _loader(session) returns the content; _source is what it reads from,
-    # _origin what it found (for the middleware: the request's headers, the verified cookie).
-    _loader: Callable[[Session], dict[str, Any]] | None = None
-    _source: Any = None
     _origin: Any = None
-    _locked: str | None = None
     _bindings: dict[str, _Binding] | None = None
     # Content tracking (see unchanged()): renderings of containers handed out, by key.
     _render: Callable[[Any], bytes] = staticmethod(to_json)
