@@ -114,10 +114,17 @@ class _Signer(TimestampSigner):
         return int(self._clock())
 
     def sign(self, value: str | bytes) -> bytes:
-        # TimestampSigner.sign, flat.
+        return self.sign_at(value, self.get_timestamp())
+
+    def sign_at(self, value: str | bytes, timestamp: int) -> bytes:
+        """``TimestampSigner.sign`` with the timestamp given, flat: no call of our own."""
         value = value if isinstance(value, bytes) else value.encode()
-        value += b"." + _b64encode(_int_bytes(self.get_timestamp()))
-        return value + b"." + self.get_signature(value)
+        stamp = timestamp.to_bytes(8, "big").lstrip(b"\x00")  # itsdangerous's int_to_bytes
+        value += b"." + b2a_base64(stamp, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        mac = self._keyed.copy()
+        mac.update(value)
+        signature = b2a_base64(mac.digest(), newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        return value + b"." + signature
 
 
 def _int_bytes(number: int) -> bytes:
@@ -178,15 +185,19 @@ class SessionCodec:
         return self.sign(self.dumps(data), created_at=created_at)
 
     def sign(self, payload: bytes, *, created_at: int | None = None) -> str:
-        """A signed cookie value for the JSON ``payload`` (as made by :meth:`dumps`)."""
-        body = _b64encode(payload)
+        """A signed cookie value for the JSON ``payload`` (as made by :meth:`dumps`).
+
+        Every response that stores a session runs this, so base64 is spelled out.
+        """
+        body = b2a_base64(payload, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
         if self.compress:
             packed = zlib.compress(payload, 6)
             if len(packed) < len(payload):
                 body = b"." + _b64encode(packed)
-        created = int(self.clock()) if created_at is None else created_at
-        value = body + b"." + _b64encode(_int_bytes(created))
-        return self._signers[0].sign(value).decode("ascii")
+        now = int(self.clock())
+        created = (now if created_at is None else created_at).to_bytes(8, "big").lstrip(b"\x00")
+        body += b"." + b2a_base64(created, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+        return self._signers[0].sign_at(body, now).decode("ascii")
 
     def decode(self, cookie: str | bytes) -> Decoded | None:
         """The verified session in ``cookie``, or ``None`` if it is bad in any way.
