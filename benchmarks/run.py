@@ -39,12 +39,12 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         "--batch-ms", type=float, default=10.0, help="ms per batch of requests (default 10)"
     )
     parser.add_argument("--floor-rounds", type=int, default=15, help="floor rounds (default 15)")
-    parser.add_argument("--server-rounds", type=int, default=3, help="uvicorn rounds (default 3)")
+    parser.add_argument("--server-rounds", type=int, default=5, help="uvicorn rounds (default 5)")
     parser.add_argument(
         "--server-requests",
         type=int,
-        default=2000,
-        help="requests per uvicorn batch (default 2000)",
+        default=5000,
+        help="requests per uvicorn batch (default 5000: /proc counts CPU time in 10 ms ticks)",
     )
     parser.add_argument("--connections", type=int, default=8, help="keep-alive connections (8)")
     parser.add_argument(
