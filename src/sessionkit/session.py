@@ -9,7 +9,9 @@ method sets both (``pop`` and ``setdefault`` only when they change the content),
 - locking: once a change can no longer reach the browser (a WebSocket after ``accept``),
   mutating calls raise :class:`~sessionkit.SessionLockedError` instead of losing data;
 - content tracking: the containers handed out are rendered when first handed out, so a
-  request that only reads can be told unchanged without rendering the whole session;
+  request that only reads can be told unchanged without rendering the whole session
+  (small content, as its loader marks it, is instead rendered whole once, which costs
+  less);
 - bindings: a typed accessor (``SessionKey``) hands out a live object for an entry and
   binds a dumper to it; :meth:`Session.flush` writes changed objects back as plain data
   before the middleware compares content, so in-place changes are never lost.
@@ -50,6 +52,7 @@ class Session(dict[str, Any]):
         self._loader = None
         self._locked = None
 
+    # Class-level defaults: creating a session writes none of them.
     accessed: bool = False
     modified: bool = False
     #: cleared in this request: data written after that is a new session (new creation
