@@ -127,11 +127,6 @@ class _Signer(TimestampSigner):
         return value + b"." + signature
 
 
-def _int_bytes(number: int) -> bytes:
-    """itsdangerous's ``int_to_bytes``: big-endian, without leading zero bytes."""
-    return number.to_bytes(8, "big").lstrip(b"\x00")
-
-
 class SessionCodec:
     """Turns session data into signed cookie values and back.
 
