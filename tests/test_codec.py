@@ -15,15 +15,24 @@ sessionkit vectors: ``SessionCodec([key], clock=lambda: NOW).encode(data)``.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import datetime
+import decimal
+import enum
 import json
+import math
+import uuid
 import zlib
 from typing import TYPE_CHECKING, Any
 
+import pydantic_core
 import pytest
 from itsdangerous import BadSignature, TimestampSigner
 from itsdangerous.encoding import base64_encode, int_to_bytes
+from pydantic import BaseModel, Field
 
-from sessionkit import SessionCodec, SessionSettings
+from sessionkit import Session, SessionCodec, SessionSettings
+from sessionkit.codec import render_dict
 from tests.conftest import KEY, OLD_KEY
 
 if TYPE_CHECKING:
@@ -415,3 +424,64 @@ def test_zip_bomb_with_valid_prefix_is_rejected() -> None:
     """A compressed payload inflating past the cap is no session, even if its start parses."""
     bomb = sign_compressed(b'{"a":1}' + b" " * (8 << 20))
     assert codec().decode(bomb) is None
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+class _Aliased(BaseModel):
+    user_id: int = Field(alias="userId")
+
+
+class _Colour(enum.Enum):
+    RED = "red"
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"inf": float("inf"), "list": [float("nan"), -float("inf")], "big": 1e300},
+        {"model": _Aliased(userId=5)},
+        {1: "int key", None: "none key", 1.5: "float key"},
+        {"when": datetime.datetime(2024, 5, 1, 12), "gap": datetime.timedelta(seconds=3)},
+        {"id": uuid.UUID(int=5), "price": decimal.Decimal("1.50"), "raw": b"xy"},
+        {"set": {1}, "tuple": (1, 2), "enum": _Colour.RED, "point": _Point(1)},
+        {"nested": {"a": [{"b": None, "c": True}]}, "text": "naïve ✓"},
+    ],
+    ids=["inf-nan", "alias", "keys", "time", "scalars", "types", "nested"],
+)
+def test_rendering_is_byte_for_byte_to_json(data: dict[Any, Any]) -> None:
+    """The renderer behind every stored cookie writes what pydantic_core.to_json writes."""
+    assert render_dict(data) == pydantic_core.to_json(data)
+    assert render_dict(Session(data)) == pydantic_core.to_json(data)
+    assert SessionCodec.dumps(data) == pydantic_core.to_json(data)
+
+
+def test_rendering_an_unserialisable_value_fails_like_to_json() -> None:
+    """An object JSON cannot hold raises pydantic's serialization error, as to_json does."""
+    with pytest.raises(pydantic_core.PydanticSerializationError, match="Unable to serialize"):
+        render_dict({"x": object()})
+
+
+def test_infinity_survives_a_round_trip() -> None:
+    """Infinity and NaN are stored as to_json writes them and read back as floats."""
+    decoded = codec().decode(codec().encode({"score": float("inf"), "nan": float("nan")}))
+    assert decoded is not None
+    assert decoded.data["score"] == float("inf")
+    assert math.isnan(decoded.data["nan"])
+
+
+def test_a_bytes_subclass_cookie_decodes() -> None:
+    """decode() takes any bytes, not only the exact type."""
+
+    class Raw(bytes):
+        pass
+
+    decoded = codec().decode(Raw(SESSIONKIT_COOKIE.encode()))
+    assert decoded is not None
+    assert decoded.data == DATA

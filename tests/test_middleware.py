@@ -1277,3 +1277,23 @@ def test_requests_leave_no_reference_cycles(path: str, cookie: str | None) -> No
     finally:
         gc.enable()
     assert unreachable == 0
+
+
+def test_a_scope_without_headers_is_served() -> None:
+    """A hand-built scope with no headers gets its response; its session is empty."""
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(dict(scope["session"]))
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sent: list[Message] = []
+
+    async def collect(message: Message) -> None:
+        sent.append(message)
+
+    middleware = SessionMiddleware(app, settings=settings())
+    asyncio.run(middleware({"type": "http", "path": "/"}, _nothing, collect))
+    assert seen == [{}]
+    assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -335,3 +337,37 @@ def test_in_place_change_of_nested_value_is_not_caught_by_lock() -> None:
     session["b"].append(3)
     assert session["b"] == [1, 2, 3]
     assert session.modified is False
+
+
+# --- the object itself ---------------------------------------------------------------------
+
+
+def test_session_pickles_with_its_content_and_flags() -> None:
+    """A session survives pickle and copy with its content and tracking flags."""
+    session = Session({"a": 1, "nested": {"b": [2]}})
+    session["c"] = 3
+    # Our own bytes, made just above: nothing untrusted is unpickled.
+    for restored in (pickle.loads(pickle.dumps(session)), copy.copy(session)):  # noqa: S301
+        assert dict(restored) == {"a": 1, "nested": {"b": [2]}, "c": 3}
+        assert restored.modified is True
+        restored["d"] = 4  # still a working session
+        assert restored["d"] == 4
+
+
+def test_session_can_be_weakly_referenced() -> None:
+    """Caches keyed weakly on the session object keep working."""
+    session = Session({"a": 1})
+    assert weakref.ref(session)() is session
+
+
+def test_subclass_that_skips_session_init_still_works() -> None:
+    """A subclass filling itself through dict.__init__ reads and writes normally."""
+
+    class Plain(Session):
+        def __init__(self, data: dict[str, Any]) -> None:
+            dict.__init__(self, data)
+
+    session = Plain({"a": 1})
+    assert session.get("a") == 1
+    session["b"] = 2
+    assert session.modified is True

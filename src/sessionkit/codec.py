@@ -57,12 +57,18 @@ class Decoded(NamedTuple):
     stale: bool
 
 
-#: ``pydantic_core.to_json`` for a ``dict``, byte for byte, at a plain dict's cost for a
-#: ``Session`` too: ``to_json`` first probes a ``dict`` subclass for pydantic and dataclass
-#: attributes, two failed lookups that cost as much as rendering a small session.
-render_dict: Callable[[dict[Any, Any]], bytes] = SchemaSerializer(
-    core_schema.dict_schema(core_schema.any_schema(), core_schema.any_schema())
-).to_json
+_DICT_SERIALIZER = SchemaSerializer(
+    core_schema.dict_schema(core_schema.any_schema(), core_schema.any_schema()),
+    core_schema.CoreConfig(ser_json_inf_nan="constants"),  # to_json's Infinity and NaN
+)
+
+
+def render_dict(data: dict[Any, Any]) -> bytes:
+    """``pydantic_core.to_json(data)`` byte for byte, at a plain dict's cost for a
+    ``Session`` too: ``to_json`` first probes a ``dict`` subclass for pydantic and dataclass
+    attributes, two failed lookups that cost as much as rendering a small session."""
+    return _DICT_SERIALIZER.to_json(data, by_alias=True)  # to_json's default for models
+
 
 # Decoded(...) without the Python-level __new__ that namedtuple generates.
 _new_decoded = tuple.__new__
@@ -201,7 +207,7 @@ class SessionCodec:
         of a Python function here would cost about as much as base64-decoding the payload.
         """
         try:
-            token = cookie if type(cookie) is bytes else cookie.encode("ascii")  # type: ignore[union-attr]
+            token = cookie if isinstance(cookie, bytes) else cookie.encode("ascii")
             body, _, signature = token.rpartition(b".")
             size = len(signature)
             if size == _SIGNATURE_LENGTH:

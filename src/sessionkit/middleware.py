@@ -91,14 +91,20 @@ class SessionMiddleware:
         # Every HTTP request runs this, used session or not, so it is written flat: one
         # lazy Session, no other object, nothing that refers back to the scope or itself
         # (so the request's objects are freed by reference counting, never by the GC).
-        session = scope["session"] = _blank_session(Session)  # slots set here, not in __init__
+        # Session() without its __new__, which would set the same slots in a Python call.
+        # The cookie is read from the headers as the request reached this middleware (as
+        # Starlette's does), even if an inner app replaces scope["headers"] later.
+        session = scope["session"] = _blank_session(Session)
         session._loader = self._loader
-        session._source = scope["headers"]
+        session._source = scope.get("headers", ())
         session._locked = None
 
         # A plain function that returns the downstream send's awaitable: ASGI's send is
         # any callable returning an awaitable, and the app's "await send(message)" then
-        # runs no coroutine of ours, which saves a coroutine per message.
+        # runs no coroutine of ours, which saves a coroutine per message. Two differences
+        # from an async def, neither met by an app that awaits send at once: the message
+        # is handled (headers added, session locked) when send is called, not awaited;
+        # and asgiref's async_to_sync warns that send is not marked async.
         def send_http(message: Message) -> Awaitable[None]:
             if message["type"] == "http.response.start":
                 used = session
@@ -139,7 +145,7 @@ class SessionMiddleware:
     def _new_session(self, scope: Scope) -> Session:
         session = scope["session"] = Session()
         session._loader = self._loader
-        session._source = scope["headers"]
+        session._source = scope.get("headers", ())
         return session
 
     def _add_headers(self, message: Message, session: Session, *, vary: bool) -> None:
@@ -194,7 +200,7 @@ class SessionMiddleware:
         return self.cookies.set(value)
 
 
-#: ``Session()`` without its ``__init__``: an empty session whose slots the caller sets.
+#: ``Session()`` without its ``__new__``: an empty session whose slots the caller sets.
 _blank_session = dict.__new__
 
 #: Content up to this many bytes of JSON is compared whole when containers were handed out

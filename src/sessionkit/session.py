@@ -37,7 +37,7 @@ class Session(dict[str, Any]):
     # The three attributes every request's session sets are slots (a slot store costs
     # a quarter of the first store into an instance __dict__); the rest are class-level
     # defaults, written to the instance only when they change.
-    __slots__ = ("__dict__", "_loader", "_locked", "_source")
+    __slots__ = ("__dict__", "__weakref__", "_loader", "_locked", "_source")
 
     # Lazy loading: _loader(session) returns the content; _source is what it reads from
     # (set whenever _loader is), _origin what it found (for the middleware: the
@@ -47,10 +47,13 @@ class Session(dict[str, Any]):
     #: why changes are refused (see lock()), or None
     _locked: str | None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._loader = None
-        self._locked = None
+    def __new__(cls, *args: Any, **kwargs: Any) -> Session:
+        # The slots' defaults, set before anything else runs: dict.__init__ fills the
+        # content afterwards, and unpickling sets items before it restores any state.
+        session = dict.__new__(cls)
+        session._loader = None
+        session._locked = None
+        return session
 
     # Class-level defaults: creating a session writes none of them.
     accessed: bool = False
