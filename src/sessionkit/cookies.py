@@ -28,7 +28,6 @@ def read_cookies(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[by
 
     Finds ``name=`` at the start of a pair rather than splitting the header, so the other
     cookies (often most of it) are never copied; lenient spellings fall back to a split.
-    Every request that uses its session runs this, so it calls no Python function.
     """
     found: list[bytes] = []
     target = name + b"="
@@ -44,12 +43,8 @@ def read_cookies(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[by
         while True:
             stop = value.find(b";", start)
             if start == 0 or not value[value.rfind(b";", 0, start) + 1 : start].strip():
-                content = (
-                    value[start + skip : stop] if stop >= 0 else value[start + skip :]
-                ).strip()
-                if content[:1] == b'"' and content[-1:] == b'"' and len(content) > 1:
-                    content = content[1:-1]  # _unquote(content), spelled out
-                found.append(content)
+                content = value[start + skip : stop] if stop >= 0 else value[start + skip :]
+                found.append(_unquote(content.strip()))
             if stop < 0:
                 break  # the header's last pair: no need to search on
             start = value.find(target, stop)

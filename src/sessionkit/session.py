@@ -194,21 +194,15 @@ class Session(dict[str, Any]):
 
     # Reads: load first, then behave as a dict.
 
-    # The two reads apps use most load inline: self.load(), spelled out.
-
     def __getitem__(self, key: str) -> Any:
-        loader = self._loader
-        if loader is not None:
-            self._loader = None
-            dict.update(self, loader(self))
+        if self._loader is not None:
+            self.load()
         value = dict.__getitem__(self, key)
         return self._hand_out(key, value) if type(value) in _CONTAINERS else value
 
     def get(self, key: str, default: Any = None, /) -> Any:
-        loader = self._loader
-        if loader is not None:
-            self._loader = None
-            dict.update(self, loader(self))
+        if self._loader is not None:
+            self.load()
         value = dict.get(self, key, _ABSENT)
         if type(value) in _CONTAINERS:
             return self._hand_out(key, value)
