@@ -178,8 +178,7 @@ class SessionMiddleware:
             return self.cookies.delete() if had_data else None
         if decoded is None:
             return self._store(session, render_dict(session), None)
-        # session.unchanged(), its first checks spelled out
-        if session.modified or session._exposed or (session._snapshots and not session.unchanged()):
+        if not session.unchanged():
             payload = render_dict(session)
             if payload != decoded.payload:
                 return self._store(session, payload, decoded)
