@@ -4,11 +4,13 @@ Each flavor is the same Starlette application with the same routes:
 
 - ``bare``: no session middleware; handlers skip the session operation (the baseline);
 - ``starlette``: Starlette's own ``SessionMiddleware``;
-- ``sessionkit``: ``sessionkit.SessionMiddleware`` built from ``SessionSettings``.
+- ``sessionkit``: ``sessionkit.SessionMiddleware`` built from ``SessionSettings``;
+- ``minimal`` (in-process timing only): ``minimal.MinimalMiddleware``, the least a lazy
+  session can do on sessionkit's codec, with the same settings and sessionkit's cookies.
 
-Both middlewares get the same strong secret key. Each one's cookies are made by that
-middleware itself (a request that writes the session, its ``Set-Cookie`` captured), so
-each reads its own format.
+All middlewares get the same strong secret key. Starlette's and sessionkit's cookies are
+made by that middleware itself (a request that writes the session, its ``Set-Cookie``
+captured), so each reads its own format.
 """
 
 from __future__ import annotations
@@ -24,11 +26,17 @@ from starlette.routing import Route
 
 from sessionkit import SessionKey, SessionSettings
 
+from .minimal import MinimalMiddleware
+
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-Flavor = Literal["bare", "starlette", "sessionkit"]
+Flavor = Literal["bare", "starlette", "sessionkit", "minimal"]
+#: The apps of every table: the baseline and the two middlewares compared.
 FLAVORS: tuple[Flavor, ...] = ("bare", "starlette", "sessionkit")
+#: The in-process timing adds the minimal middleware on sessionkit's codec.
+IN_PROCESS_FLAVORS: tuple[Flavor, ...] = (*FLAVORS, "minimal")
+#: The middlewares that write their own cookies (the minimal one reads sessionkit's).
 MIDDLEWARES: tuple[Flavor, ...] = ("starlette", "sessionkit")
 #: Which cookie a request carries: none, a valid ~100 B or 2.5 KB one, or a tampered one.
 CookieKind = Literal["none", "small", "large", "tampered"]
@@ -126,11 +134,13 @@ def build_app(flavor: Flavor, secret_key: str) -> Starlette:
 
 
 def middleware_for(flavor: Flavor, secret_key: str) -> list[Middleware]:
-    """The middleware list of ``flavor``: nothing, Starlette's, or sessionkit's."""
+    """The middleware list of ``flavor``: nothing, Starlette's, sessionkit's, or the minimal."""
     if flavor == "bare":
         return []
     if flavor == "starlette":
         return [Middleware(StarletteSessionMiddleware, secret_key=secret_key)]
+    if flavor == "minimal":
+        return [Middleware(MinimalMiddleware, settings=settings_for(secret_key))]
     return [settings_for(secret_key).middleware()]
 
 

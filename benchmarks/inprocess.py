@@ -1,4 +1,4 @@
-"""In-process ASGI timing: the three flavors interleaved round-robin in one event loop.
+"""In-process ASGI timing: the four flavors interleaved round-robin in one event loop.
 
 Each request is a direct call of the application's ASGI callable with a copy of a
 prebuilt scope and trivial ``receive``/``send``: no test client, no network, so the
@@ -7,7 +7,7 @@ microseconds a middleware adds are not swamped.
 Why not pyperf or pytest-benchmark here: both time one benchmark to completion before
 the next (pyperf in separate worker processes), so a drift during the run (CPU frequency,
 a noisy neighbour on a shared 2-core machine) lands on one flavor and biases the ratio.
-The comparison needs the three flavors interleaved within each round, in one process,
+The comparison needs the flavors interleaved within each round, in one process,
 so it reads a clock around many requests per batch and takes medians over rounds;
 overheads are medians of per-round differences (paired with the bare app measured in
 the same round). The clock is ``time.perf_counter_ns`` (wall) or, with ``--clock cpu``,
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from .apps import (
     ANONYMOUS,
-    FLAVORS,
+    IN_PROCESS_FLAVORS,
     MIDDLEWARES,
     USER_NAME,
     CookieKind,
@@ -150,7 +150,9 @@ class Bench:
 
 async def prepare(secret_key: str) -> Bench:
     """Build the apps, make each middleware's cookies with itself, and check every scenario."""
-    apps: dict[Flavor, ASGIApp] = {flavor: build_app(flavor, secret_key) for flavor in FLAVORS}
+    apps: dict[Flavor, ASGIApp] = {
+        flavor: build_app(flavor, secret_key) for flavor in IN_PROCESS_FLAVORS
+    }
     cookies: dict[tuple[Flavor, CookieKind], str | None] = {}
     for flavor in MIDDLEWARES:
         small = cookie_value(await call(apps[flavor], make_scope("/login", None)))
@@ -161,12 +163,13 @@ async def prepare(secret_key: str) -> Bench:
         cookies[flavor, "tampered"] = tamper(small)
         assert 150 < len(small) < 400, f"{flavor}: small cookie of {len(small)} bytes"
         assert 2200 < len(large) < 2800, f"{flavor}: large cookie of {len(large)} bytes"
-    for kind in ("none", "small", "large", "tampered"):  # the bare app ignores the cookie
-        cookies["bare", kind] = cookies["starlette", kind]
+    for kind in ("none", "small", "large", "tampered"):
+        cookies["bare", kind] = cookies["starlette", kind]  # the bare app ignores the cookie
+        cookies["minimal", kind] = cookies["sessionkit", kind]  # the same codec and key
     scopes = {
         (scenario.key, flavor): make_scope(scenario.path, cookies[flavor, scenario.cookie])
         for scenario in SCENARIOS
-        for flavor in FLAVORS
+        for flavor in IN_PROCESS_FLAVORS
     }
     bench = Bench(apps, cookies, scopes)
     await check(bench)
@@ -174,9 +177,9 @@ async def prepare(secret_key: str) -> Bench:
 
 
 async def check(bench: Bench) -> None:
-    """Before timing: every scenario does what it says, for both middlewares."""
+    """Before timing: every scenario does what it says, for every middleware."""
     for scenario in SCENARIOS:
-        for flavor in FLAVORS:
+        for flavor in IN_PROCESS_FLAVORS:
             reply = await call(bench.apps[flavor], bench.scopes[scenario.key, flavor])
             where = f"{scenario.key} / {flavor}"
             assert reply.status == 200, f"{where}: status {reply.status}"
@@ -226,7 +229,7 @@ async def calibrate(bench: Bench, batch_seconds: float) -> dict[str, int]:
     probe = 200
     for scenario in SCENARIOS:
         slowest = 0
-        for flavor in FLAVORS:
+        for flavor in IN_PROCESS_FLAVORS:
             app, scope = bench.apps[flavor], bench.scopes[scenario.key, flavor]
             best = min([await run_batch(app, scope, probe, time.thread_time_ns) for _ in range(3)])
             slowest = max(slowest, best)
@@ -238,15 +241,16 @@ async def calibrate(bench: Bench, batch_seconds: float) -> dict[str, int]:
 async def measure(
     bench: Bench, rounds: int, batch_seconds: float, clock: str = "wall", warmup: int = 1
 ) -> Timings:
-    """Round-robin: each round runs every scenario on the three flavors in rotated order."""
+    """Round-robin: each round runs every scenario on the four flavors in rotated order."""
     batch = await calibrate(bench, batch_seconds)
     timer = CLOCKS[clock]
     samples: dict[tuple[str, Flavor], list[float]] = {
-        (scenario.key, flavor): [] for scenario in SCENARIOS for flavor in FLAVORS
+        (scenario.key, flavor): [] for scenario in SCENARIOS for flavor in IN_PROCESS_FLAVORS
     }
+    flavors = IN_PROCESS_FLAVORS
     for round_ in range(warmup + rounds):
-        shift = round_ % len(FLAVORS)
-        order = FLAVORS[shift:] + FLAVORS[:shift]
+        shift = round_ % len(flavors)
+        order = flavors[shift:] + flavors[:shift]
         for scenario in SCENARIOS:
             count = batch[scenario.key]
             for flavor in order:

@@ -9,7 +9,8 @@ set-up and warm-up are left out. Every request must complete without a real awai
 these apps, whose ``receive`` and ``send`` return at once), so no event loop is involved.
 
 Run ``python -m benchmarks.instructions`` (needs Debian's ``valgrind``; about 20 s per pair,
-two pairs at a time). Overheads and ratios are over the bare app, as in the timed suite.
+two pairs at a time). Overheads and ratios are over the bare app, as in the timed suite;
+the minimal middleware on sessionkit's codec (``minimal.py``) is counted too.
 """
 
 from __future__ import annotations
@@ -81,12 +82,14 @@ def count(scenario: str, flavor: str) -> int:
 
 def report(keys: list[str]) -> str:
     """A Markdown table of instructions per request, overheads and ratios."""
-    pairs = [(key, flavor) for key in keys for flavor in ("bare", "starlette", "sessionkit")]
+    flavors = ("bare", "starlette", "sessionkit", "minimal")
+    pairs = [(key, flavor) for key in keys for flavor in flavors]
     with ThreadPoolExecutor(max_workers=2) as pool:
         counts = dict(zip(pairs, pool.map(lambda pair: count(*pair), pairs), strict=True))
     lines = [
-        "| scenario | bare | Starlette overhead | sessionkit overhead | ratio | target |",
-        "|---|---|---|---|---|---|",
+        "| scenario | bare | Starlette overhead | sessionkit overhead | ratio | target "
+        "| minimal overhead | minimal ratio |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for scenario in SCENARIOS:
         if scenario.key not in keys:
@@ -94,10 +97,11 @@ def report(keys: list[str]) -> str:
         bare = counts[scenario.key, "bare"]
         theirs = counts[scenario.key, "starlette"] - bare
         ours = counts[scenario.key, "sessionkit"] - bare
+        least = counts[scenario.key, "minimal"] - bare
         target = "—" if scenario.target is None else f"≤ {scenario.target:.2f}"
         lines.append(
             f"| {scenario.label} | {bare:,} | {theirs:,} | {ours:,} | {ours / theirs:.2f} "
-            f"| {target} |"
+            f"| {target} | {least:,} | {least / theirs:.2f} |"
         )
     return "\n".join(lines)
 

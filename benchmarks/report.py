@@ -163,6 +163,45 @@ def inprocess_table(timings: Timings) -> str:
     return _table(header, rows)
 
 
+def minimal_table(timings: Timings) -> str:
+    """Per scenario: the minimal middleware's overhead and ratio beside sessionkit's."""
+    rows = []
+    for scenario in SCENARIOS:
+        key = scenario.key
+        theirs = overhead(timings, key, "starlette")
+        least = timings.overheads(key, "minimal")
+        ours = overhead(timings, key, "sessionkit")
+        least_ratio = statistics.median(least) / theirs
+        if scenario.target is None:
+            target, within = "—", "—"
+        else:
+            target = f"≤ {scenario.target:.2f}"
+            within = "yes" if least_ratio <= scenario.target else "no"
+        rows.append(
+            [
+                scenario.label,
+                f"{theirs:.2f}",
+                f"{statistics.median(least):.2f} ± {spread(least):.2f}",
+                f"{least_ratio:.2f}",
+                f"{ours / theirs:.2f}",
+                f"{ours - statistics.median(least):.2f}",
+                target,
+                within,
+            ]
+        )
+    header = [
+        "scenario",
+        "Starlette overhead µs",
+        "minimal overhead µs",
+        "minimal ratio",
+        "sessionkit ratio",
+        "sessionkit - minimal µs",
+        "target",
+        "minimal within it",
+    ]
+    return _table(header, rows)
+
+
 def targets_table(found: list[Target]) -> str:
     rows = [
         [

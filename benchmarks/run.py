@@ -105,11 +105,19 @@ def render(
         "## Machine and versions\n\n" + report.machine(command),
         "## Targets\n\n" + report.targets_table(found),
         "## Per request, in process (µs, medians)\n\n"
-        f"{timings.rounds} rounds, the three apps interleaved round-robin in each; "
+        f"{timings.rounds} rounds, the four apps (the minimal one below) interleaved "
+        "round-robin in each; "
         f"requests per batch: {batches}. Cookie values (small and large), each written by "
         f"its middleware: {sizes}. Clock: {clock}. Overhead = app - bare, paired per round "
         "(median ± half the interquartile range); ratio = sessionkit's overhead / "
         "Starlette's.\n\n" + report.inprocess_table(timings),
+        "## The codec's share: a minimal middleware on sessionkit's codec\n\n"
+        "`benchmarks/minimal.py` decodes the same cookies with the same codec on first use "
+        "and sets the cookie after a mutating call, and does nothing else: no `Vary`, no "
+        "in-place change detection, no re-issue, no lock. Its ratio is what the cookie "
+        "format alone costs in a request; where it is above a target, no design on this "
+        "codec meets that target on this machine. The last columns are what sessionkit's "
+        "features cost on top (same rounds as above).\n\n" + report.minimal_table(timings),
         f"## Floor: the codec's parts alone (µs per call, medians of {floor.rounds} rounds)\n\n"
         + report.floor_table(floor, timings),
     ]
