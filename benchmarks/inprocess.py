@@ -247,10 +247,9 @@ async def measure(
     samples: dict[tuple[str, Flavor], list[float]] = {
         (scenario.key, flavor): [] for scenario in SCENARIOS for flavor in IN_PROCESS_FLAVORS
     }
-    flavors = IN_PROCESS_FLAVORS
     for round_ in range(warmup + rounds):
-        shift = round_ % len(flavors)
-        order = flavors[shift:] + flavors[:shift]
+        shift = round_ % len(IN_PROCESS_FLAVORS)
+        order = IN_PROCESS_FLAVORS[shift:] + IN_PROCESS_FLAVORS[:shift]
         for scenario in SCENARIOS:
             count = batch[scenario.key]
             for flavor in order:

@@ -26,6 +26,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, cast
 
+from .apps import IN_PROCESS_FLAVORS
 from .inprocess import SCENARIOS, prepare
 
 if TYPE_CHECKING:
@@ -82,8 +83,7 @@ def count(scenario: str, flavor: str) -> int:
 
 def report(keys: list[str]) -> str:
     """A Markdown table of instructions per request, overheads and ratios."""
-    flavors = ("bare", "starlette", "sessionkit", "minimal")
-    pairs = [(key, flavor) for key in keys for flavor in flavors]
+    pairs = [(key, flavor) for key in keys for flavor in IN_PROCESS_FLAVORS]
     with ThreadPoolExecutor(max_workers=2) as pool:
         counts = dict(zip(pairs, pool.map(lambda pair: count(*pair), pairs), strict=True))
     lines = [
