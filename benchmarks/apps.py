@@ -1,4 +1,4 @@
-"""The three applications under test, the session data they carry, and their cookies.
+"""The applications under test, the session data they carry, and their cookies.
 
 Each flavor is the same Starlette application with the same routes:
 
