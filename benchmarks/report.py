@@ -245,7 +245,10 @@ def throughput_table(throughput: Throughput) -> str:
         else:
             bare, theirs, ours = (value or 0.0 for value in cpu)
             extra_theirs, extra_ours = theirs - bare, ours - bare
-            ratio = f"{extra_ours / extra_theirs:.2f}" if extra_theirs > 0 else "n/a"
+            # /proc counts CPU time in clock ticks: below one tick per request the
+            # difference is rounding, and a ratio to it means nothing.
+            tick = 1e6 / os.sysconf("SC_CLK_TCK") / throughput.requests
+            ratio = f"{extra_ours / extra_theirs:.2f}" if extra_theirs > tick else "n/a"
             row += [f"{bare:.0f}", f"{theirs:.0f}", f"{ours:.0f}"]
             row += [f"{extra_theirs:.1f}", f"{extra_ours:.1f}", ratio]
         rows.append(row)
