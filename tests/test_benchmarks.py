@@ -60,7 +60,7 @@ def _cookies() -> dict[str, str]:
         "old key": SessionCodec([OLD_KEY]).encode(SMALL),
         "unknown key": SessionCodec([secrets.token_urlsafe(32)]).encode(SMALL),
         "expired": _codec(clock=lambda: NOW - MAX_AGE - 5).encode(SMALL),
-        "nearly expired": _codec(clock=lambda: NOW - MAX_AGE + 100).encode(SMALL),
+        "nearly expired": _codec(clock=lambda: NOW - MAX_AGE + 3600).encode(SMALL),
         "from the future": _codec(clock=lambda: NOW + 3600).encode(SMALL),
         "slight skew": _codec(clock=lambda: NOW + 30).encode(SMALL),
         "created too long ago": _codec().encode(SMALL, created_at=int(NOW) - 3 * MAX_AGE),
