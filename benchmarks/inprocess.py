@@ -53,6 +53,17 @@ class Scenario:
     body: str
     sets_cookie: bool
 
+    @property
+    def limit(self) -> str:
+        """The target as the tables print it, or a dash when there is none."""
+        return "—" if self.target is None else f"≤ {self.target:.2f}"
+
+    def verdict(self, ratio: float, met: str, missed: str) -> str:
+        """``met`` or ``missed`` as ``ratio`` meets the target, or a dash when there is none."""
+        if self.target is None:
+            return "—"
+        return met if ratio <= self.target else missed
+
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("no_cookie", "no cookie, session untouched", "/untouched", "none", 0.3, "ok", False),
@@ -217,10 +228,14 @@ class Timings:
     def median(self, key: str, flavor: Flavor) -> float:
         return statistics.median(self.samples[key, flavor])
 
+    def differences(self, key: str, flavor: Flavor, baseline: Flavor) -> list[float]:
+        """Per round, ``flavor``'s µs per request minus ``baseline``'s in the same round."""
+        pairs = zip(self.samples[key, flavor], self.samples[key, baseline], strict=True)
+        return [timed - base for timed, base in pairs]
+
     def overheads(self, key: str, flavor: Flavor) -> list[float]:
         """Per-round overhead over the bare app measured in the same round."""
-        pairs = zip(self.samples[key, flavor], self.samples[key, "bare"], strict=True)
-        return [timed - bare for timed, bare in pairs]
+        return self.differences(key, flavor, "bare")
 
 
 async def calibrate(bench: Bench, batch_seconds: float) -> dict[str, int]:

@@ -98,10 +98,9 @@ def report(keys: list[str]) -> str:
         theirs = counts[scenario.key, "starlette"] - bare
         ours = counts[scenario.key, "sessionkit"] - bare
         least = counts[scenario.key, "minimal"] - bare
-        target = "—" if scenario.target is None else f"≤ {scenario.target:.2f}"
         lines.append(
             f"| {scenario.label} | {bare:,} | {theirs:,} | {ours:,} | {ours / theirs:.2f} "
-            f"| {target} | {least:,} | {least / theirs:.2f} |"
+            f"| {scenario.limit} | {least:,} | {least / theirs:.2f} |"
         )
     return "\n".join(lines)
 

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json
 
-from sessionkit.codec import SessionCodec
+# The codec's own constants, so the minimal checks exactly what SessionCodec checks.
+from sessionkit.codec import (
+    _CLOCK_SKEW,
+    _FROM_URLSAFE,
+    _SIGNATURE_LENGTH,
+    _TO_URLSAFE,
+    SessionCodec,
+)
 from sessionkit.cookies import CookieWriter, read_cookies
 
 if TYPE_CHECKING:
@@ -34,11 +41,6 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from sessionkit import SessionSettings
-
-_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
-_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
-_SIGNATURE_LENGTH = 43  # a SHA-256 digest in unpadded base64
-_CLOCK_SKEW = 60  # as SessionCodec allows
 
 
 class MinimalSession(dict[str, Any]):
