@@ -19,6 +19,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import hashlib
 import json
 import math
 import uuid
@@ -31,7 +32,7 @@ from itsdangerous import BadSignature, TimestampSigner
 from itsdangerous.encoding import base64_encode, int_to_bytes
 from pydantic import BaseModel, Field
 
-from sessionkit import Session, SessionCodec, SessionSettings
+from sessionkit import Session, SessionCodec, SessionSettings, SessionUnreadableError
 from sessionkit.codec import render_dict
 from tests.conftest import KEY, OLD_KEY
 
@@ -63,17 +64,18 @@ STARLETTE_PADDED = {
 #: sessionkit's cookie for DATA, signed with KEY at NOW (created at NOW).
 SESSIONKIT_COOKIE = (
     "eyJ1c2VyIjoiYWxpY2UiLCJuIjoxLCJ0YWdzIjpbImEiLCJiIl19.ZVPxAA.ZVPxAA."
-    "dJsQhaaWKzQUqH-GgvnlhwXLOb_sU5Nf-OBdbE3EPgc"
+    "RG6IFhcH8ylHwITYce25DQVRonxNsf28D6mggavsuwc"
 )
 #: The same, signed with OLD_KEY.
 SESSIONKIT_COOKIE_OLD_KEY = (
     "eyJ1c2VyIjoiYWxpY2UiLCJuIjoxLCJ0YWdzIjpbImEiLCJiIl19.ZVPxAA.ZVPxAA."
-    "-k9yN8drmwMoDIDFwpPLdnKcoeXEiQcYhflzg1Dnn4s"
+    "QFicTh7ycBNUylsAHy8XWGqUR24piDc_QCUmlSsjHpA"
 )
 
 
 def codec(
     *keys: str,
+    cookie_name: str = "session",
     now: float = NOW,
     max_age: int | None = None,
     absolute_lifetime: int | None = None,
@@ -82,6 +84,7 @@ def codec(
     """A codec over ``keys`` (KEY if none) with a frozen clock."""
     result = SessionCodec(
         list(keys or (KEY,)),
+        cookie_name=cookie_name,
         max_age=max_age,
         absolute_lifetime=absolute_lifetime,
         compress=compress,
@@ -261,6 +264,74 @@ def test_tampered_starlette_cookie_is_rejected() -> None:
     assert codec().decode(tampered) is None
 
 
+@pytest.mark.parametrize(
+    "junk",
+    [
+        pytest.param(b"!!", id="punctuation"),
+        pytest.param(b" ", id="space"),
+        pytest.param(b"\n", id="newline"),
+        pytest.param(b"-_", id="url-safe-alphabet"),
+        pytest.param(b"e30=e30=", id="padding-inside"),
+    ],
+)
+def test_starlette_payload_outside_the_base64_alphabet_is_no_session(junk: bytes) -> None:
+    """Starlette-format base64 is decoded strictly: a character outside it is no session."""
+    body = base64.b64encode(b'{"user": "alice"}')
+    assert decoded(codec().decode(sign_legacy(body))).data == {"user": "alice"}
+    assert codec().decode(sign_legacy(body[:8] + junk + body[8:])) is None
+
+
+def test_starlette_cookies_can_be_refused() -> None:
+    """read_starlette_cookies=False refuses Starlette's format and still reads sessionkit's."""
+    refusing = SessionCodec([KEY], read_starlette_cookies=False)
+    refusing.clock = lambda: NOW
+    assert refusing.decode(STARLETTE_COOKIE) is None
+    assert decoded(refusing.decode(SESSIONKIT_COOKIE)).data == DATA
+
+
+def test_from_settings_passes_read_starlette_cookies() -> None:
+    """SESSION_READ_STARLETTE_COOKIES reaches the codec built from the settings."""
+    for setting, readable in ((True, True), (False, False)):
+        settings = SessionSettings(secret_key=KEY, read_starlette_cookies=setting)
+        session_codec = SessionCodec.from_settings(settings)
+        session_codec.clock = lambda: NOW
+        assert (session_codec.decode(STARLETTE_COOKIE) is not None) is readable
+
+
+# --- the cookie name is signed ----------------------------------------------------------
+
+
+def test_a_cookie_is_no_session_under_another_cookie_name() -> None:
+    """A value issued as "session" is refused by a codec for "admin_session", same key."""
+    admin = SessionCodec([KEY], cookie_name="admin_session")
+    admin.clock = lambda: NOW
+    assert admin.decode(SESSIONKIT_COOKIE) is None
+    assert codec().decode(admin.encode(DATA)) is None
+    assert decoded(admin.decode(admin.encode(DATA))).data == DATA
+
+
+def test_the_signing_salt_names_the_cookie() -> None:
+    """The pinned vector is itsdangerous's HMAC-SHA256 signer salted with the cookie name."""
+    signer = TimestampSigner(
+        KEY,
+        salt=b"sessionkit.session:session",
+        key_derivation="hmac",
+        digest_method=hashlib.sha256,
+    )
+    payload_and_created = SESSIONKIT_COOKIE.rsplit(".", 2)[0]
+    assert signer.unsign(SESSIONKIT_COOKIE) == payload_and_created.encode()
+    assert not signer.validate(codec(cookie_name="other").encode(DATA))
+
+
+def test_from_settings_binds_the_configured_cookie_name() -> None:
+    """The codec built from settings signs for settings.session_cookie."""
+    settings = SessionSettings(secret_key=KEY, session_cookie="admin_session")
+    session_codec = SessionCodec.from_settings(settings)
+    session_codec.clock = lambda: NOW
+    assert session_codec.decode(SESSIONKIT_COOKIE) is None
+    assert session_codec.decode(codec(cookie_name="admin_session").encode(DATA)) is not None
+
+
 # --- key rotation ---------------------------------------------------------------------------
 
 
@@ -424,6 +495,42 @@ def test_zip_bomb_with_valid_prefix_is_rejected() -> None:
     """A compressed payload inflating past the cap is no session, even if its start parses."""
     bomb = sign_compressed(b'{"a":1}' + b" " * (8 << 20))
     assert codec().decode(bomb) is None
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A session whose JSON nests ``depth`` levels deep (the object itself included)."""
+    value: list[Any] = []
+    for _ in range(depth - 2):
+        value = [value]
+    return {"deep": value}
+
+
+@pytest.mark.parametrize("depth", [150, 201])
+def test_nesting_the_reader_accepts_is_written(depth: int) -> None:
+    """Deep but readable JSON is written and read back (the check only parses to be sure)."""
+    session_codec = codec()
+    assert decoded(session_codec.decode(session_codec.encode(nested(depth)))).data == nested(depth)
+
+
+@pytest.mark.parametrize("depth", [202, 230, 255])
+def test_nesting_the_reader_refuses_is_not_written(depth: int) -> None:
+    """JSON nested deeper than decode() reads raises at write time, naming the limit."""
+    with pytest.raises(SessionUnreadableError, match="nests deeper than the reader allows") as info:
+        codec().encode(nested(depth))
+    assert info.value.limit == 200
+    assert "would lose it" in str(info.value)
+
+
+def test_a_compressed_session_that_inflates_past_the_limit_is_not_written() -> None:
+    """With compress=True, JSON over the inflate limit raises rather than writing a dead cookie."""
+    session_codec = codec(compress=True)
+    limit = 1 << 20
+    padding = len(b'{"a":""}')
+    fits = {"a": "x" * (limit - padding)}
+    assert decoded(session_codec.decode(session_codec.encode(fits))).data == fits
+    with pytest.raises(SessionUnreadableError, match=f"over the {limit}-byte limit") as info:
+        session_codec.encode({"a": "x" * (limit - padding + 1)})
+    assert info.value.limit == limit
 
 
 # --- rendering -----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from sessionkit import (
     SessionNotInstalledError,
     SessionSettings,
     SessionTooLargeError,
+    SessionUnreadableError,
     get_session,
 )
 from tests.conftest import KEY, OLD_KEY
@@ -61,9 +62,11 @@ def settings(**config: Any) -> SessionSettings:
     return SessionSettings(secret_key=KEY, **config)
 
 
-def cookie_for(data: dict[str, Any], *, key: str = KEY, now: float | None = None) -> str:
-    """A sessionkit cookie value for ``data``, signed with ``key`` (now, or at ``now``)."""
-    codec = SessionCodec([key])
+def cookie_for(
+    data: dict[str, Any], *, key: str = KEY, now: float | None = None, name: str = "session"
+) -> str:
+    """A sessionkit cookie ``name`` for ``data``, signed with ``key`` (now, or at ``now``)."""
+    codec = SessionCodec([key], cookie_name=name)
     if now is not None:
         codec.clock = lambda: now
     return codec.encode(data)
@@ -89,9 +92,9 @@ def issued(response: Response, name: str = "session") -> str:
     return value
 
 
-def read_back(value: str, *, now: float | None = None) -> dict[str, Any]:
-    """The data of a cookie value issued with KEY."""
-    codec = SessionCodec([KEY])
+def read_back(value: str, *, now: float | None = None, name: str = "session") -> dict[str, Any]:
+    """The data of a cookie ``name`` issued with KEY."""
+    codec = SessionCodec([KEY], cookie_name=name)
     if now is not None:
         codec.clock = lambda: now
     result = codec.decode(value)
@@ -460,11 +463,23 @@ def test_first_valid_cookie_among_duplicates_is_used() -> None:
 
 def test_cookie_of_another_name_is_ignored() -> None:
     """Only the configured cookie name is read; a similarly named cookie is not."""
-    value = cookie_for({"a": 1})
+    value = cookie_for({"a": 1}, name="sid")
     http = client(session_cookie="sid")
     assert http.get("/read", headers=with_cookie(value)).json() == {}
     assert http.get("/read", headers={"cookie": f"mysid={value}"}).json() == {}
     assert http.get("/read", headers=with_cookie(value, "sid")).json() == {"a": 1}
+
+
+def test_a_cookie_issued_under_another_name_is_no_session() -> None:
+    """An app's cookie, sent under a mounted admin app's cookie name, same key: no session."""
+    app_cookie = issued(client().get("/write?role=user"))
+    admin = client(session_cookie="admin_session")
+    assert admin.get("/read", headers=with_cookie(app_cookie, "admin_session")).json() == {}
+    admin_cookie = issued(admin.get("/write?role=admin"), "admin_session")
+    assert client().get("/read", headers=with_cookie(admin_cookie)).json() == {}
+    assert admin.get("/read", headers=with_cookie(admin_cookie, "admin_session")).json() == {
+        "role": "admin"
+    }
 
 
 # --- key rotation and Starlette cookies -----------------------------------------------------
@@ -856,7 +871,7 @@ def test_settings_middleware_installs_sessions() -> None:
     """Starlette(middleware=[settings.middleware()]) gives a working session."""
     app = Starlette(routes=ROUTES, middleware=[settings(session_cookie="sk").middleware()])
     response = TestClient(app).get("/write?a=1")
-    assert read_back(issued(response, "sk")) == {"a": "1"}
+    assert read_back(issued(response, "sk"), name="sk") == {"a": "1"}
 
 
 def test_drop_in_keyword_form_reads_the_rest_from_the_environment(
@@ -873,7 +888,7 @@ def test_drop_in_keyword_form_reads_the_rest_from_the_environment(
     assert set_cookies(response) == [
         f"sid={value}; path=/; Max-Age=100; httponly; samesite=lax; secure"
     ]
-    assert read_back(value) == {"a": "1"}
+    assert read_back(value, name="sid") == {"a": "1"}
 
 
 def test_drop_in_accepts_every_starlette_keyword() -> None:
@@ -1031,6 +1046,60 @@ def test_clear_then_write_starts_a_new_creation_time(key: str) -> None:
     assert second is not None
     assert second.data == {"user": "ada"}
     assert (first.created_at, second.created_at) == (1_000_000, 1_000_500)
+
+
+def test_clear_then_the_same_data_reissues_with_a_new_creation_time(key: str) -> None:
+    """A re-login writing the very data the session held still restarts its lifetime."""
+    now = [1_000_000.0]
+
+    async def login(request: Request) -> PlainTextResponse:
+        request.session.clear()
+        request.session["user"] = "ada"
+        return PlainTextResponse("ok")
+
+    async def whoami(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(request.session.get("user", "nobody"))
+
+    inner = Starlette(routes=[Route("/login", login), Route("/whoami", whoami)])
+    settings = SessionSettings(secret_key=key, absolute_lifetime=3600)
+    middleware = SessionMiddleware(inner, settings=settings)
+    middleware.codec.clock = lambda: now[0]
+    client = TestClient(middleware)
+    client.get("/login")
+    first = middleware.codec.decode(client.cookies["session"])
+    assert first is not None
+    now[0] += 3000
+    response = client.get("/login")
+    assert len(set_cookies(response)) == 1
+    second = middleware.codec.decode(client.cookies["session"])
+    assert second is not None
+    assert (first.data, second.data) == ({"user": "ada"}, {"user": "ada"})
+    assert (first.created_at, second.created_at) == (1_000_000, 1_003_000)
+    now[0] += 3000  # past the first login's absolute lifetime, within the second's
+    assert client.get("/whoami").text == "ada"
+
+
+def test_starlette_cookies_are_refused_when_configured() -> None:
+    """read_starlette_cookies=False: a Starlette-written cookie with the same key is no session."""
+    starlette_cookie = issued(starlette_client().get("/write?user=alice"))
+    assert client().get("/read", headers=with_cookie(starlette_cookie)).json() == {"user": "alice"}
+    refusing = client(read_starlette_cookies=False)
+    assert refusing.get("/read", headers=with_cookie(starlette_cookie)).json() == {}
+
+
+def test_a_session_that_could_not_be_read_back_is_refused_when_written() -> None:
+    """JSON nested past the reader's limit raises in the app instead of becoming a dead cookie."""
+
+    async def deep(request: Request) -> PlainTextResponse:
+        value: list[Any] = []
+        for _ in range(230):
+            value = [value]
+        request.session["deep"] = value
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/deep", deep)], middleware=[settings().middleware()])
+    with pytest.raises(SessionUnreadableError, match="nests deeper"):
+        TestClient(app).get("/deep")
 
 
 #: Padding of the seeded session: small content is compared whole, larger content per

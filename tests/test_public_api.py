@@ -24,6 +24,7 @@ PUBLIC = [
     "SessionNotInstalledError",
     "SessionSettings",
     "SessionTooLargeError",
+    "SessionUnreadableError",
     "SessionValueError",
     "check_cross_origin",
     "csrf_token",

@@ -703,6 +703,12 @@ def test_non_positive_max_age_warns_but_works(max_age: int) -> None:
     assert settings.max_age == max_age
 
 
+def test_non_positive_max_age_warning_spells_the_environment_value() -> None:
+    """The warning says how the environment spells a browser-session cookie: empty or 'none'."""
+    with pytest.warns(SessionConfigWarning, match=r"SESSION_MAX_AGE empty or 'none'"):
+        SessionSettings(secret_key=KEY, max_age=0)
+
+
 def test_relative_path_warns() -> None:
     """A path not starting with '/' warns: browsers ignore such a Path."""
     with pytest.warns(SessionConfigWarning, match=r"path .*does not start with '/'"):

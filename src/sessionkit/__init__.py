@@ -10,6 +10,7 @@ from sessionkit.exceptions import (
     SessionLockedError,
     SessionNotInstalledError,
     SessionTooLargeError,
+    SessionUnreadableError,
     SessionValueError,
 )
 from sessionkit.keys import SessionKey
@@ -32,6 +33,7 @@ __all__ = [
     "SessionNotInstalledError",
     "SessionSettings",
     "SessionTooLargeError",
+    "SessionUnreadableError",
     "SessionValueError",
     "check_cross_origin",
     "csrf_token",

@@ -6,11 +6,17 @@ A sessionkit cookie value is ``[.]PAYLOAD.CREATED.TIMESTAMP.SIGNATURE``:
   ``.`` marks a zlib-compressed payload;
 - ``CREATED``: when the session was first issued (travels signed, for the absolute lifetime);
 - ``TIMESTAMP`` and ``SIGNATURE``: itsdangerous's ``TimestampSigner`` format, HMAC-SHA256 with
-  a key derived (HMAC) from the secret key and a sessionkit-specific salt.
+  a key derived (HMAC) from the secret key and a salt that names the cookie, so a value issued
+  under one cookie name is no session under another, even with the same key.
 
 Cookies written by Starlette's ``SessionMiddleware`` (standard base64 JSON, then
 ``TimestampSigner`` with its defaults: HMAC-SHA1, django-concat derivation) are read too, told
-apart by the signature's length, so applications migrate without logging anyone out.
+apart by the signature's length, so applications migrate without logging anyone out. Their
+base64 is decoded strictly, and they can be refused altogether (``read_starlette_cookies``):
+any code that signs with the same key and ``TimestampSigner``'s defaults mints them.
+
+Every session is checked against the reader's limits when it is written, so nothing is
+written that the next request would drop (:class:`~sessionkit.SessionUnreadableError`).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ import pydantic_core
 from itsdangerous import TimestampSigner
 from pydantic_core import SchemaSerializer, core_schema, from_json
 
+from sessionkit.exceptions import SessionUnreadableError
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
@@ -38,7 +46,7 @@ __all__ = ["Decoded", "SessionCodec"]
 
 logger = logging.getLogger("sessionkit")
 
-SALT = b"sessionkit.session"
+SALT = b"sessionkit.session"  #: followed by b":" and the cookie's name
 _SIGNATURE_LENGTH = 43  # URL-safe base64 of a SHA-256 digest, unpadded
 _LEGACY_SIGNATURE_LENGTH = 27  # the same for SHA-1: Starlette's SessionMiddleware
 _CLOCK_SKEW = 60  # seconds a signature may seem to come from the future (servers' clocks)
@@ -139,17 +147,19 @@ class _Signer(TimestampSigner):
 class SessionCodec:
     """Turns session data into signed cookie values and back.
 
-    ``keys`` is the current key first, then the fallbacks. ``decode`` never raises: any
-    bad value is ``None``, "no session".
+    ``keys`` is the current key first, then the fallbacks; ``cookie_name`` is bound into
+    every signature. ``decode`` never raises: any bad value is ``None``, "no session".
     """
 
     def __init__(
         self,
         keys: Sequence[str],
         *,
+        cookie_name: str = "session",
         max_age: int | None = None,
         absolute_lifetime: int | None = None,
         compress: bool = False,
+        read_starlette_cookies: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not keys:
@@ -159,21 +169,28 @@ class SessionCodec:
         self.compress = compress
         self.clock = clock
         now = self._now
+        salt = SALT + b":" + cookie_name.encode("latin-1")
         self._signers = [
-            _Signer(key, now, salt=SALT, key_derivation="hmac", digest_method=hashlib.sha256)
+            _Signer(key, now, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256)
             for key in keys
         ]
         # Starlette's SessionMiddleware: TimestampSigner(secret_key) with every default.
-        self._legacy = [_Signer(key, now, digest_method=hashlib.sha1) for key in keys]
+        self._legacy = (
+            [_Signer(key, now, digest_method=hashlib.sha1) for key in keys]
+            if read_starlette_cookies
+            else []
+        )
 
     @classmethod
     def from_settings(cls, settings: SessionSettings) -> SessionCodec:
-        """The codec for ``settings``: its keys, ``max_age`` and lifetime options."""
+        """The codec for ``settings``: its keys, cookie name, ``max_age`` and lifetime options."""
         return cls(
             settings.signing_keys(),
+            cookie_name=settings.session_cookie,
             max_age=settings.max_age,
             absolute_lifetime=settings.absolute_lifetime,
             compress=settings.compress,
+            read_starlette_cookies=settings.read_starlette_cookies,
         )
 
     def _now(self) -> float:
@@ -189,9 +206,20 @@ class SessionCodec:
         return self.sign(self.dumps(data), created_at=created_at)
 
     def sign(self, payload: bytes, *, created_at: int | None = None) -> str:
-        """A signed cookie value for the JSON ``payload`` (as made by :meth:`dumps`)."""
+        """A signed cookie value for the JSON ``payload`` (as made by :meth:`dumps`).
+
+        Raises :class:`~sessionkit.SessionUnreadableError` when :meth:`decode` would refuse
+        the payload: the session would be written, then silently dropped.
+        """
+        _check_readable(payload)
         body = _b64encode(payload)
         if self.compress:
+            if len(payload) > _MAX_INFLATED:
+                raise SessionUnreadableError(
+                    f"the session's JSON is {len(payload)} bytes, over the {_MAX_INFLATED}-byte "
+                    f"limit on what a compressed cookie may inflate to",
+                    limit=_MAX_INFLATED,
+                )
             packed = zlib.compress(payload, 6)
             if len(packed) < len(payload):
                 body = b"." + _b64encode(packed)
@@ -211,7 +239,7 @@ class SessionCodec:
             size = len(signature)
             if size == _SIGNATURE_LENGTH:
                 signers, legacy = self._signers, False
-            elif size == _LEGACY_SIGNATURE_LENGTH:
+            elif size == _LEGACY_SIGNATURE_LENGTH and self._legacy:
                 signers, legacy = self._legacy, True
             else:
                 return self._reject("malformed")
@@ -228,7 +256,7 @@ class SessionCodec:
             if signed_at - now > _CLOCK_SKEW:
                 return self._reject("signed in the future")
             if legacy:
-                payload, created_at = base64.b64decode(value), signed_at
+                payload, created_at = base64.b64decode(value, validate=True), signed_at
             else:
                 packed, _, created = value.rpartition(b".")
                 payload = _inflate(packed[1:]) if packed[:1] == b"." else _b64decode(packed)
@@ -262,3 +290,25 @@ def _inflate(packed: bytes) -> bytes:
 
 # A cookie holds at most 4 KB; inflating past this is a zip bomb, not a session.
 _MAX_INFLATED = 1 << 20
+
+# JSON nests at most this deep without a check: pydantic-core's reader refuses about 200
+# levels and its writer about 255, so deeper content is parsed once before it is written.
+_UNCHECKED_DEPTH = 128
+
+
+def _check_readable(payload: bytes) -> None:
+    """Raise :class:`SessionUnreadableError` if ``from_json`` would refuse ``payload``.
+
+    Nesting cannot be deeper than the count of opening brackets, so only a payload with
+    many of them (two C-level counts) is parsed to be sure.
+    """
+    if payload.count(b"[") + payload.count(b"{") <= _UNCHECKED_DEPTH:
+        return
+    try:
+        from_json(payload)
+    except ValueError as exc:
+        raise SessionUnreadableError(
+            f"the session's JSON cannot be read back ({exc}): it nests deeper than the "
+            f"reader allows, about 200 levels",
+            limit=200,
+        ) from None

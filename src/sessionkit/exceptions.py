@@ -8,6 +8,7 @@ Every exception derives from :class:`SessionError`::
     │                                              no SessionMiddleware in front of the app
     ├── SessionLockedError (also RuntimeError)    the session can no longer reach the browser
     ├── SessionTooLargeError (also ValueError)    the cookie would exceed what browsers store
+    ├── SessionUnreadableError (also ValueError)  the session could not be read back
     ├── SessionValueError (also ValueError)       a value does not fit a SessionKey's type
     └── SessionKeyMissingError (also LookupError) a SessionKey without default is absent
 
@@ -31,6 +32,7 @@ __all__ = [
     "SessionLockedError",
     "SessionNotInstalledError",
     "SessionTooLargeError",
+    "SessionUnreadableError",
     "SessionValueError",
 ]
 
@@ -82,6 +84,21 @@ class SessionTooLargeError(SessionError, ValueError):
             f"limit browsers store, so the browser would silently drop it. Largest keys: "
             f"{keys or 'none'}. Store less in the session (keep large data server-side and "
             f"put only its id in the session), or enable compression (compress=True)."
+        )
+
+
+class SessionUnreadableError(SessionError, ValueError):
+    """The session would be written in a form that reading it refuses, so it would be lost.
+
+    ``limit`` is the reader's limit that the session exceeds (nesting levels, or bytes).
+    """
+
+    def __init__(self, problem: str, *, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"{problem}; written as it is, the next request would find no session and the "
+            f"user would lose it. Store less, or flatter, data in the session (keep large "
+            f"data server-side and put only its id in the session)."
         )
 
 

@@ -176,8 +176,8 @@ class SessionMiddleware:
         if not dict.__len__(session):
             had_data = decoded is not None and decoded.payload != b"{}"
             return self.cookies.delete() if had_data else None
-        if decoded is None:
-            return self._store(session, render_dict(session), None)
+        if decoded is None or session.renewed:  # a new session, even with the old content
+            return self._store(session, render_dict(session), decoded)
         if not session.unchanged():
             payload = render_dict(session)
             if payload != decoded.payload:

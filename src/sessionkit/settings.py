@@ -59,6 +59,7 @@ class SessionSettings(DeclaredSettings):
         "https_only": "use true or false",
         "partitioned": "use true or false",
         "compress": "use true or false",
+        "read_starlette_cookies": "use true or false",
         "refresh_after": "give a whole number of seconds, or leave it empty for half of max_age",
         "absolute_lifetime": "give a whole number of seconds, or leave it empty for no limit",
     }
@@ -128,6 +129,13 @@ class SessionSettings(DeclaredSettings):
         default=False,
         validation_alias="SESSION_COMPRESS",
         description="Compress the cookie with zlib when that makes it shorter.",
+    )
+    read_starlette_cookies: bool = Field(
+        default=True,
+        validation_alias="SESSION_READ_STARLETTE_COOKIES",
+        description="Accept cookies in Starlette's SessionMiddleware format (re-issued in "
+        "sessionkit's on use). Turn it off once max_age has passed since switching: any "
+        "code that signs with the same key and itsdangerous's defaults mints such cookies.",
     )
 
     def config_problems(self) -> list[str]:
@@ -305,7 +313,8 @@ def _warn_about_risks(settings: SessionSettings) -> None:
     if settings.max_age is not None and settings.max_age <= 0:
         warnings.warn(
             f"{_where('max_age')} is {settings.max_age}: every session expires as soon as it "
-            f"is issued; use a positive number of seconds, or None for a browser-session cookie",
+            f"is issued; use a positive number of seconds, or for a browser-session cookie "
+            f"leave SESSION_MAX_AGE empty or 'none' (max_age=None in code)",
             SessionConfigWarning,
             stacklevel=user_stacklevel(),
         )
