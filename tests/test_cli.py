@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from itsdangerous import TimestampSigner
 
 from sessionkit import SessionCodec, SessionSettings
 from tests.conftest import KEY, OLD_KEY
@@ -47,9 +49,11 @@ def run(
     )
 
 
-def cookie(data: dict[str, object], *, key: str = KEY, age: float = 0) -> str:
-    """A session cookie holding ``data``, signed with ``key`` ``age`` seconds ago."""
-    return SessionCodec([key], clock=lambda: time.time() - age).encode(data)
+def cookie(
+    data: dict[str, object], *, key: str = KEY, age: float = 0, name: str = "session"
+) -> str:
+    """A cookie ``name`` holding ``data``, signed with ``key`` ``age`` seconds ago."""
+    return SessionCodec([key], cookie_name=name, clock=lambda: time.time() - age).encode(data)
 
 
 def test_help_lists_every_command() -> None:
@@ -159,6 +163,23 @@ def test_check_reports_invalid_settings() -> None:
     assert KEY not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "shown"),
+    [
+        pytest.param({}, "604800 (half of max_age)", id="default"),
+        pytest.param({"SESSION_MAX_AGE": "3600"}, "1800 (half of max_age)", id="max-age"),
+        pytest.param({"SESSION_MAX_AGE": "none"}, "never (max_age is none)", id="browser-session"),
+        pytest.param({"SESSION_REFRESH_AFTER": "60"}, "60", id="explicit"),
+    ],
+)
+def test_check_shows_the_effective_refresh_after(env: dict[str, str], shown: str) -> None:
+    """check shows what an unset refresh_after means (half of max_age), not 'none'."""
+    result = run("check", env={"SECRET_KEY": KEY, **env})
+    assert result.returncode == 0
+    line = next(line for line in result.stdout.splitlines() if "SESSION_REFRESH_AFTER" in line)
+    assert line.split("SESSION_REFRESH_AFTER", 1)[1].strip() == shown
+
+
 def test_check_warns_about_a_weak_key() -> None:
     """A weak key passes check (exit 0) with a warning on stderr that does not show it."""
     weak = "aaaaaaaaaaaaaaaa"
@@ -225,6 +246,7 @@ def test_decode_rejects_a_malformed_value() -> None:
     result = run("decode", "not-a-cookie", env={"SECRET_KEY": KEY})
     assert result.returncode == 1
     assert "malformed" in result.stderr
+    assert "PAYLOAD.CREATED.TIMESTAMP.SIGNATURE" in result.stderr
 
 
 def test_decode_reports_an_expired_cookie() -> None:
@@ -235,6 +257,61 @@ def test_decode_reports_an_expired_cookie() -> None:
     assert result.stdout == ""
     assert "expired" in result.stderr
     assert "SESSION_MAX_AGE" in result.stderr
+
+
+def test_decode_takes_the_apps_max_age_and_says_which_it_used() -> None:
+    """--max-age judges expiry by the app's max_age set in code, and the verdict names it."""
+    two_hours_old = cookie({"n": 1}, age=7200)
+    by_default = run("decode", two_hours_old, env={"SECRET_KEY": KEY})
+    assert by_default.returncode == 0
+    assert "max_age 1209600 s, from .env or the default" in by_default.stderr
+    assert "give --max-age" in by_default.stderr
+    by_option = run("decode", "--max-age", "3600", two_hours_old, env={"SECRET_KEY": KEY})
+    assert by_option.returncode == 1
+    assert "expired" in by_option.stderr
+    assert "max_age 3600 s, from --max-age" in by_option.stderr
+    from_env = run("decode", two_hours_old, env={"SECRET_KEY": KEY, "SESSION_MAX_AGE": "3600"})
+    assert from_env.returncode == 1
+    assert "max_age 3600 s, from SESSION_MAX_AGE" in from_env.stderr
+
+
+def test_decode_max_age_none_means_no_expiry() -> None:
+    """--max-age none reads an old cookie as a browser-session cookie, never expired."""
+    result = run(
+        "decode", "--max-age", "none", cookie({"n": 1}, age=10**8), env={"SECRET_KEY": KEY}
+    )
+    assert result.returncode == 0
+    assert "max_age none, from --max-age" in result.stderr
+
+
+def test_decode_rejects_a_bad_max_age() -> None:
+    """--max-age takes whole seconds or 'none'; anything else is a usage error."""
+    result = run("decode", "--max-age", "soon", cookie({"n": 1}), env={"SECRET_KEY": KEY})
+    assert result.returncode == 2
+    assert "'soon' is not a whole number of seconds" in result.stderr
+
+
+def test_decode_takes_the_apps_cookie_name() -> None:
+    """A cookie is signed for its name: --cookie-name verifies one issued under another name."""
+    admin = cookie({"role": "admin"}, name="admin_session")
+    refused = run("decode", admin, env={"SECRET_KEY": KEY})
+    assert refused.returncode == 1
+    assert "for the cookie name 'session'" in refused.stderr
+    result = run("decode", "--cookie-name", "admin_session", admin, env={"SECRET_KEY": KEY})
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {"role": "admin"}
+    assert "session_cookie admin_session, from --cookie-name" in result.stderr
+
+
+def test_decode_says_when_starlette_cookies_are_refused() -> None:
+    """Starlette cookies refused by SESSION_READ_STARLETTE_COOKIES=false: decode says so."""
+    legacy = TimestampSigner(KEY).sign(base64.b64encode(b'{"n": 1}')).decode()
+    assert run("decode", legacy, env={"SECRET_KEY": KEY}).returncode == 0
+    env = {"SECRET_KEY": KEY, "SESSION_READ_STARLETTE_COOKIES": "false"}
+    result = run("decode", legacy, env=env)
+    assert result.returncode == 1
+    assert "Starlette's format" in result.stderr
+    assert "SESSION_READ_STARLETTE_COOKIES" in result.stderr
 
 
 def test_decode_without_a_key_fails_naming_secret_key() -> None:

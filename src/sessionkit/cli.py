@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
 import time
@@ -80,6 +81,21 @@ def _add_decode(commands: _Commands) -> None:
         "expired, tampered with, or signed with another key.",
     )
     decode.add_argument(
+        "--max-age",
+        type=_max_age,
+        default=_NOT_GIVEN,
+        metavar="SECONDS",
+        help="the app's max_age, when it sets one in code (default: SESSION_MAX_AGE, .env "
+        "or 14 days); 'none' for a browser-session cookie",
+    )
+    decode.add_argument(
+        "--cookie-name",
+        default=_NOT_GIVEN,
+        metavar="NAME",
+        help="the app's session_cookie, when it sets one in code (default: SESSION_COOKIE, "
+        ".env or 'session'): a cookie is signed for its name",
+    )
+    decode.add_argument(
         "cookie",
         metavar="COOKIE",
         help="the cookie's value (a leading 'NAME=' is ignored); '-' reads it from stdin, "
@@ -114,29 +130,64 @@ def check_settings(args: argparse.Namespace) -> int:
     except SessionConfigError as exc:
         _error(str(exc))
         return 1
-    print("The session settings are valid:")
+    rows: dict[str, list[tuple[str, str, str]]] = {"session": [], "CSRF": []}
     for field in SessionSettings.model_fields:
         shown = _show(getattr(settings, field))
-        print(f"  {field:<22} {env_var(field):<26} {shown}")
-    print("The CSRF settings are valid:")
+        if field == "refresh_after" and settings.refresh_after is None:
+            shown = _effective_refresh(settings)
+        rows["session"].append((field, env_var(field), shown))
     for field in CSRFSettings.model_fields:
-        shown = _show(getattr(csrf, field))
-        print(f"  {field:<22} {config_env_var(CSRFSettings, field):<26} {shown}")
+        rows["CSRF"].append(
+            (field, config_env_var(CSRFSettings, field), _show(getattr(csrf, field)))
+        )
+    every = [row for kind in rows.values() for row in kind]
+    names, variables = (max(len(row[column]) for row in every) for column in (0, 1))
+    for kind, table in rows.items():
+        print(f"The {kind} settings are valid:")
+        for field, variable, shown in table:
+            print(f"  {field:<{names}} {variable:<{variables}} {shown}")
     return 0
 
 
 def decode_cookie(args: argparse.Namespace) -> int:
-    settings = _load_settings()
+    given = {"max_age": args.max_age, "session_cookie": args.cookie_name}
+    explicit = {field: value for field, value in given.items() if value is not _NOT_GIVEN}
+    settings = _load_settings(**explicit)
     if settings is None:
         return 1
     cookie = _cookie_value(sys.stdin.read() if args.cookie == "-" else args.cookie, settings)
     decoded = SessionCodec.from_settings(settings).decode(cookie)
+    used = _settings_used(settings, explicit)
     if decoded is None:
-        _error(f"the cookie was rejected: {_why_rejected(cookie, settings)}")
+        _error(f"the cookie was rejected: {_why_rejected(cookie, settings)} ({used})")
         return 1
     print(json.dumps(decoded.data, indent=2, ensure_ascii=False))
-    print(_describe_valid(decoded, settings), file=sys.stderr)
+    print(f"{_describe_valid(decoded, settings)} ({used})", file=sys.stderr)
     return 0
+
+
+def _settings_used(settings: SessionSettings, explicit: dict[str, object]) -> str:
+    """Which cookie name and max_age the verdict used, and where each came from."""
+    parts = []
+    for field, option in (("session_cookie", "--cookie-name"), ("max_age", "--max-age")):
+        if field in explicit:
+            source = f"from {option}"
+        elif env_var(field) in os.environ:
+            source = f"from {env_var(field)}"
+        else:
+            source = f"from .env or the default; the app's may differ: give {option}"
+        value = getattr(settings, field)
+        shown = f"{value} s" if field == "max_age" and value is not None else _show(value)
+        parts.append(f"{field} {shown}, {source}")
+    return "; ".join(parts)
+
+
+def _effective_refresh(settings: SessionSettings) -> str:
+    """What an unset refresh_after means with these settings."""
+    interval = settings.refresh_interval
+    if interval is None:
+        return "never (max_age is none)"
+    return f"{interval} (half of max_age)"
 
 
 def serve_demo(args: argparse.Namespace) -> int:
@@ -209,7 +260,11 @@ def _cookie_value(text: str, settings: SessionSettings) -> str:
 
 def _why_rejected(cookie: str, settings: SessionSettings) -> str:
     """Why ``cookie`` gives no session: expired (and how), malformed, or a bad signature."""
-    lenient = SessionCodec(settings.signing_keys())  # no max_age, no absolute lifetime
+    lenient = SessionCodec(  # no max_age, no absolute lifetime
+        settings.signing_keys(),
+        cookie_name=settings.session_cookie,
+        read_starlette_cookies=settings.read_starlette_cookies,
+    )
     decoded = lenient.decode(cookie)
     now = time.time()
     if decoded is not None:
@@ -224,11 +279,20 @@ def _why_rejected(cookie: str, settings: SessionSettings) -> str:
             f"({env_var('max_age')}) is {settings.max_age} seconds"
         )
     if cookie.count(".") < 2:
-        return "malformed: this is not a session cookie value (PAYLOAD.TIMESTAMP.SIGNATURE)"
+        return (
+            "malformed: this is not a session cookie value (sessionkit's "
+            "[.]PAYLOAD.CREATED.TIMESTAMP.SIGNATURE, or Starlette's PAYLOAD.TIMESTAMP.SIGNATURE)"
+        )
+    any_format = SessionCodec(settings.signing_keys(), cookie_name=settings.session_cookie)
+    if not settings.read_starlette_cookies and any_format.decode(cookie) is not None:
+        return (
+            "it is in Starlette's format, which read_starlette_cookies "
+            f"({env_var('read_starlette_cookies')}) is set to refuse"
+        )
     return (
         "bad signature: it was not signed with SECRET_KEY or a key in SECRET_KEY_FALLBACKS "
-        "(it was tampered with, truncated, or signed with another key), or its content is "
-        "unreadable"
+        f"for the cookie name {settings.session_cookie!r} (it was tampered with, truncated, "
+        "signed with another key or for another cookie name), or its content is unreadable"
     )
 
 
@@ -265,6 +329,21 @@ def _show(value: object) -> str:
             return f"{len(value)} key(s), masked"
         return ", ".join(str(item) for item in value)
     return "none" if value is None else str(value)
+
+
+#: The default of an option not given: None is a value --max-age can take.
+_NOT_GIVEN: Any = object()
+
+
+def _max_age(text: str) -> int | None:
+    if text.strip().lower() in {"none", ""}:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of seconds (or 'none')"
+        ) from None
 
 
 def _port(text: str) -> int:
