@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
-    from starlette.types import Message, Receive, Scope, Send
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
     from starlette.websockets import WebSocket
 
 TRUSTED = ("https://trusted.example", "http://localhost:3000")
@@ -425,6 +425,72 @@ def test_large_form_must_send_the_token_in_the_header(monkeypatch: pytest.Monkey
     assert "form over 64 bytes: send the token as X-CSRF-Token" in response.text
     response = client.post("/save", data={"pad": "x" * 100}, headers={"X-CSRF-Token": token})
     assert response.status_code == 200
+
+
+def _recording_token_app(seen: list[Message]) -> tuple[ASGIApp, str, str]:
+    """Sessions and CSRF tokens over an app that records every message it receives; the
+    app, a session cookie header and that session's token."""
+
+    async def record(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/token":
+            await PlainTextResponse(csrf_token(Request(scope)))(scope, receive, send)
+            return
+        more = True
+        while more:
+            seen.append(await receive())
+            more = seen[-1]["type"] == "http.request" and seen[-1].get("more_body", False)
+        if seen[-1]["type"] == "http.disconnect":
+            seen.append(await receive())  # asking again after the disconnect
+        await PlainTextResponse("ran")(scope, receive, send)
+
+    app = SessionMiddleware(CSRFMiddleware(record, use_tokens=True), secret_key=KEY)
+    client = TestClient(app)
+    token = client.get("/token").text
+    return app, f"session={client.cookies['session']}", token
+
+
+async def _post_then_disconnect(app: ASGIApp, cookie: str, *chunks: bytes) -> list[Message]:
+    """POST a form whose client sends ``chunks`` (more to come) then disconnects; what the
+    middleware sends back. The receive fails if called after giving the disconnect."""
+    incoming: list[Message] = [
+        *({"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks),
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return incoming.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    headers = _headers(cookie=cookie, content_type="application/x-www-form-urlencoded")
+    scope = {"type": "http", "method": "POST", "path": "/pay", "headers": headers}
+    await app(scope, receive, send)
+    return sent
+
+
+def test_body_cut_short_by_a_disconnect_never_reaches_the_app_as_complete() -> None:
+    """A form whose client disconnects mid-body reaches the app unfinished, then disconnected."""
+    seen: list[Message] = []
+    app, cookie, token = _recording_token_app(seen)
+    chunks = (f"csrf_token={token}".encode(), b"&amount=100")
+    asyncio.run(_post_then_disconnect(app, cookie, *chunks))
+    requests = [m for m in seen if m["type"] == "http.request"]
+    assert b"".join(m["body"] for m in requests) == b"".join(chunks)
+    assert all(m["more_body"] for m in requests)
+    assert seen[len(requests) :] == [{"type": "http.disconnect"}] * 2
+
+
+@pytest.mark.parametrize(
+    "chunk", [b"amount=100", b"csrf_token=wrong&amount=100", b""], ids=["none", "wrong", "empty"]
+)
+def test_body_cut_short_without_its_token_is_rejected(chunk: bytes) -> None:
+    """A form cut short by a disconnect before a valid token is rejected; the app never runs."""
+    seen: list[Message] = []
+    app, cookie, _ = _recording_token_app(seen)
+    sent = asyncio.run(_post_then_disconnect(app, cookie, chunk))
+    assert (sent[0]["status"], seen) == (403, [])
 
 
 def test_token_mode_without_session_middleware_fails_clearly() -> None:

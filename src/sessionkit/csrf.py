@@ -9,6 +9,9 @@ Two deliberate differences from Go, both about the same origin written different
 host is compared without case, and an explicit default port (``:80``, ``:443``) equals none;
 malformed and ``null`` Origins are rejected. With ``use_tokens=True`` unsafe requests must
 also carry the session's :func:`csrf_token`, for old browsers and proxies that strip ``Origin``.
+A form body read to find the token is replayed to the app as it arrived: when the client
+disconnected before its end, the app gets the part that came with ``more_body: True``, then
+the disconnect (as without this middleware), never a truncated body marked complete.
 """
 
 from __future__ import annotations
@@ -302,10 +305,11 @@ async def _check_token(
     given = headers.get(CSRF_HEADER)
     content_type = headers.get("content-type", "")
     if given is None and content_type.lower().startswith(_FORMS):
-        body = await _read_body(receive)
-        if body is None:
+        read = await _read_body(receive)
+        if read is None:
             return f"form over {MAX_FORM_SIZE} bytes: send the token as {CSRF_HEADER}", receive
-        receive = _replay(body, receive)
+        body, complete = read
+        receive = _replay(body, complete, receive)
         given = _form_token(content_type, body)
     if given is None:
         return f"CSRF token missing: send it as {CSRF_HEADER} or form field {CSRF_FIELD}", receive
@@ -326,24 +330,35 @@ def _session(scope: Scope) -> Session:
     return session
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body; ``None`` once it is over ``MAX_FORM_SIZE`` bytes."""
+async def _read_body(receive: Receive) -> tuple[bytes, bool] | None:
+    """The request body and whether it is complete (``False``: the client disconnected before
+    its end); ``None`` once it is over ``MAX_FORM_SIZE`` bytes."""
     body = bytearray()
-    more = True
-    while more:
+    while True:
         message = await receive()
+        if message["type"] != "http.request":
+            return bytes(body), False
         body += message.get("body", b"")
-        more = message["type"] == "http.request" and message.get("more_body", False)
         if len(body) > MAX_FORM_SIZE:
             return None
-    return bytes(body)
+        if not message.get("more_body", False):
+            return bytes(body), True
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that gives the app ``body`` again, then reads on (e.g. the disconnect)."""
-    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """A ``receive`` that gives the app ``body`` again as it arrived, then reads on.
+
+    A complete body ends with ``more_body: False`` and later calls read on (e.g. the
+    disconnect). A body cut short by a disconnect keeps ``more_body: True`` and is followed
+    by the disconnect, repeated on every later call: the app never sees it as complete.
+    """
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": not complete}]
+    if not complete:
+        pending.append({"type": "http.disconnect"})
 
     async def replay() -> Message:
-        return pending.pop() if pending else await receive()
+        if pending:
+            return pending.pop(0)
+        return await receive() if complete else {"type": "http.disconnect"}
 
     return replay
