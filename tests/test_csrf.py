@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.testclient import TestClient
 
 import sessionkit.csrf
@@ -22,7 +22,11 @@ from sessionkit.csrf import (
     check_cross_origin,
     csrf_token,
 )
-from sessionkit.exceptions import SessionConfigError, SessionNotInstalledError
+from sessionkit.exceptions import (
+    SessionConfigError,
+    SessionConfigWarning,
+    SessionNotInstalledError,
+)
 from sessionkit.middleware import SessionMiddleware
 from sessionkit.settings import SessionSettings
 from tests.conftest import KEY
@@ -264,6 +268,71 @@ def test_exempt_paths(path: str, exempt: bool) -> None:
     response = TestClient(_app(entry, effects=effects)).post(path, headers=CROSS)
     assert response.status_code == (200 if exempt else 403)
     assert effects == ([path] if exempt else [])
+
+
+def test_exempt_paths_are_relative_to_a_mount() -> None:
+    """In an app mounted at /api, exempt '/webhooks/' means /api/webhooks/..., as its routes do."""
+    effects: list[str] = []
+    sub = _app(Middleware(CSRFMiddleware, exempt_paths=["/webhooks/"]), effects=effects)
+    client = TestClient(Starlette(routes=[Mount("/api", app=sub)]))
+    assert client.post("/api/webhooks/x", headers=CROSS).status_code == 200
+    assert client.post("/api/other", headers=CROSS).status_code == 403
+    assert effects == ["/api/webhooks/x"]
+
+
+@pytest.mark.parametrize(
+    ("path", "exempt"),
+    [
+        ("/prefix/webhooks/x", True),
+        ("/webhooks/x", True),  # a server that leaves root_path out of path
+        ("/prefix/other", False),
+        ("/prefix/../webhooks/x", False),
+        ("/prefixed/webhooks/x", False),
+    ],
+)
+def test_exempt_paths_are_relative_to_root_path(path: str, exempt: bool) -> None:
+    """Exempt paths match the path below root_path, which servers include in scope["path"]."""
+    middleware = CSRFMiddleware(_app(), exempt_paths=["/webhooks/"])
+    headers = _headers(**CROSS)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "root_path": "/prefix",
+        "headers": headers,
+    }
+    assert asyncio.run(_call(middleware, scope)) == (200 if exempt else 403)
+
+
+@pytest.mark.parametrize(
+    ("path", "exempt"),
+    [
+        ("/webhooks/../admin", False),  # a normalising proxy or server routes it to /admin
+        ("/webhooks/..", False),
+        ("/webhooks/x/../../admin", False),
+        ("/admin/../webhooks/x", False),  # Starlette's router matches it below /admin/
+        ("//webhooks/x", False),
+        ("/./webhooks/x", False),
+        ("/webhooks/./x", True),
+        ("/webhooks//x", True),
+        ("/webhooks/x/..", True),
+        ("/ping/.", False),
+    ],
+)
+def test_exempt_paths_hold_as_sent_and_normalised(path: str, exempt: bool) -> None:
+    """A path is exempt only if it is so both as sent and with dot segments and '//' resolved."""
+    middleware = CSRFMiddleware(_app(), exempt_paths=["/webhooks/", "/ping"])
+    scope = {"type": "http", "method": "POST", "path": path, "headers": _headers(**CROSS)}
+    assert asyncio.run(_call(middleware, scope)) == (200 if exempt else 403)
+
+
+def test_percent_encoded_dot_segments_are_not_exempt() -> None:
+    """/webhooks/%2e%2e/admin, decoded by the server to '..', is checked like /admin."""
+    effects: list[str] = []
+    entry = Middleware(CSRFMiddleware, exempt_paths=["/webhooks/"])
+    client = TestClient(_app(entry, effects=effects))
+    assert client.post("/webhooks/%2e%2e/admin", headers=CROSS).status_code == 403
+    assert effects == []
 
 
 def test_custom_rejection_response_gets_request_and_reason() -> None:
@@ -634,6 +703,13 @@ def test_invalid_setting_from_environment_says_so(monkeypatch: pytest.MonkeyPatc
         ({"exempt_paths": ["webhooks"]}, r"exempt_paths \(environment variable CSRF_EXEMPT_P"),
         ({"exempt_paths": ["/a b"]}, r"'/a b' is not a path starting with '/'"),
         ({"exempt_paths": ["/a?b"]}, r"'/a\?b' is not a path"),
+        (
+            {"exempt_paths": ["/a//b/"]},
+            r"'/a//b/' has '\.', '\.\.' or repeated '/' segments and would never match; "
+            r"write '/a/b/'",
+        ),
+        ({"exempt_paths": ["/webhooks/../"]}, r"'/webhooks/\.\./' has .*; write '/'"),
+        ({"exempt_paths": ["/a/./b"]}, r"exempt_paths \(environment .*; write '/a/b'"),
         ({"use_tokens": "maybe"}, r"use_tokens \(environment variable CSRF_USE_TOKENS\), given "),
         (
             {"use_tokens": "maybe"},
@@ -646,6 +722,19 @@ def test_invalid_settings_are_rejected(config: dict[str, Any], pattern: str) -> 
     """Each invalid setting is a SessionConfigError naming the setting, variable and fix."""
     with pytest.raises(SessionConfigError, match=pattern):
         CSRFSettings.from_config(config)
+
+
+def test_exempting_every_path_warns() -> None:
+    """exempt_paths with '/' turns CSRF protection off: a warning at the caller's line says so."""
+    message = (
+        r"exempt_paths \(environment variable CSRF_EXEMPT_PATHS\) contains '/', which exempts "
+        r"every path: CSRF protection is off; list only the paths .* such as '/webhooks/'"
+    )
+    with pytest.warns(SessionConfigWarning, match=message) as caught:
+        CSRFSettings(exempt_paths=["/webhooks/", "/"])
+    with pytest.warns(SessionConfigWarning, match=message):
+        CSRFMiddleware(_app(), exempt_paths="/")
+    assert caught[0].filename == __file__
 
 
 def test_invalid_setting_is_also_a_value_error() -> None:
