@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.testclient import TestClient
 
 import sessionkit.csrf
@@ -22,7 +22,11 @@ from sessionkit.csrf import (
     check_cross_origin,
     csrf_token,
 )
-from sessionkit.exceptions import SessionConfigError, SessionNotInstalledError
+from sessionkit.exceptions import (
+    SessionConfigError,
+    SessionConfigWarning,
+    SessionNotInstalledError,
+)
 from sessionkit.middleware import SessionMiddleware
 from sessionkit.settings import SessionSettings
 from tests.conftest import KEY
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
-    from starlette.types import Message, Receive, Scope, Send
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
     from starlette.websockets import WebSocket
 
 TRUSTED = ("https://trusted.example", "http://localhost:3000")
@@ -266,6 +270,71 @@ def test_exempt_paths(path: str, exempt: bool) -> None:
     assert effects == ([path] if exempt else [])
 
 
+def test_exempt_paths_are_relative_to_a_mount() -> None:
+    """In an app mounted at /api, exempt '/webhooks/' means /api/webhooks/..., as its routes do."""
+    effects: list[str] = []
+    sub = _app(Middleware(CSRFMiddleware, exempt_paths=["/webhooks/"]), effects=effects)
+    client = TestClient(Starlette(routes=[Mount("/api", app=sub)]))
+    assert client.post("/api/webhooks/x", headers=CROSS).status_code == 200
+    assert client.post("/api/other", headers=CROSS).status_code == 403
+    assert effects == ["/api/webhooks/x"]
+
+
+@pytest.mark.parametrize(
+    ("path", "exempt"),
+    [
+        ("/prefix/webhooks/x", True),
+        ("/webhooks/x", True),  # a server that leaves root_path out of path
+        ("/prefix/other", False),
+        ("/prefix/../webhooks/x", False),
+        ("/prefixed/webhooks/x", False),
+    ],
+)
+def test_exempt_paths_are_relative_to_root_path(path: str, exempt: bool) -> None:
+    """Exempt paths match the path below root_path, which servers include in scope["path"]."""
+    middleware = CSRFMiddleware(_app(), exempt_paths=["/webhooks/"])
+    headers = _headers(**CROSS)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "root_path": "/prefix",
+        "headers": headers,
+    }
+    assert asyncio.run(_call(middleware, scope)) == (200 if exempt else 403)
+
+
+@pytest.mark.parametrize(
+    ("path", "exempt"),
+    [
+        ("/webhooks/../admin", False),  # a normalising proxy or server routes it to /admin
+        ("/webhooks/..", False),
+        ("/webhooks/x/../../admin", False),
+        ("/admin/../webhooks/x", False),  # Starlette's router matches it below /admin/
+        ("//webhooks/x", False),
+        ("/./webhooks/x", False),
+        ("/webhooks/./x", True),
+        ("/webhooks//x", True),
+        ("/webhooks/x/..", True),
+        ("/ping/.", False),
+    ],
+)
+def test_exempt_paths_hold_as_sent_and_normalised(path: str, exempt: bool) -> None:
+    """A path is exempt only if it is so both as sent and with dot segments and '//' resolved."""
+    middleware = CSRFMiddleware(_app(), exempt_paths=["/webhooks/", "/ping"])
+    scope = {"type": "http", "method": "POST", "path": path, "headers": _headers(**CROSS)}
+    assert asyncio.run(_call(middleware, scope)) == (200 if exempt else 403)
+
+
+def test_percent_encoded_dot_segments_are_not_exempt() -> None:
+    """/webhooks/%2e%2e/admin, decoded by the server to '..', is checked like /admin."""
+    effects: list[str] = []
+    entry = Middleware(CSRFMiddleware, exempt_paths=["/webhooks/"])
+    client = TestClient(_app(entry, effects=effects))
+    assert client.post("/webhooks/%2e%2e/admin", headers=CROSS).status_code == 403
+    assert effects == []
+
+
 def test_custom_rejection_response_gets_request_and_reason() -> None:
     """on_reject builds the response for rejected requests, sync or async."""
 
@@ -427,6 +496,72 @@ def test_large_form_must_send_the_token_in_the_header(monkeypatch: pytest.Monkey
     assert response.status_code == 200
 
 
+def _recording_token_app(seen: list[Message]) -> tuple[ASGIApp, str, str]:
+    """Sessions and CSRF tokens over an app that records every message it receives; the
+    app, a session cookie header and that session's token."""
+
+    async def record(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/token":
+            await PlainTextResponse(csrf_token(Request(scope)))(scope, receive, send)
+            return
+        more = True
+        while more:
+            seen.append(await receive())
+            more = seen[-1]["type"] == "http.request" and seen[-1].get("more_body", False)
+        if seen[-1]["type"] == "http.disconnect":
+            seen.append(await receive())  # asking again after the disconnect
+        await PlainTextResponse("ran")(scope, receive, send)
+
+    app = SessionMiddleware(CSRFMiddleware(record, use_tokens=True), secret_key=KEY)
+    client = TestClient(app)
+    token = client.get("/token").text
+    return app, f"session={client.cookies['session']}", token
+
+
+async def _post_then_disconnect(app: ASGIApp, cookie: str, *chunks: bytes) -> list[Message]:
+    """POST a form whose client sends ``chunks`` (more to come) then disconnects; what the
+    middleware sends back. The receive fails if called after giving the disconnect."""
+    incoming: list[Message] = [
+        *({"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks),
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return incoming.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    headers = _headers(cookie=cookie, content_type="application/x-www-form-urlencoded")
+    scope = {"type": "http", "method": "POST", "path": "/pay", "headers": headers}
+    await app(scope, receive, send)
+    return sent
+
+
+def test_body_cut_short_by_a_disconnect_never_reaches_the_app_as_complete() -> None:
+    """A form whose client disconnects mid-body reaches the app unfinished, then disconnected."""
+    seen: list[Message] = []
+    app, cookie, token = _recording_token_app(seen)
+    chunks = (f"csrf_token={token}".encode(), b"&amount=100")
+    asyncio.run(_post_then_disconnect(app, cookie, *chunks))
+    requests = [m for m in seen if m["type"] == "http.request"]
+    assert b"".join(m["body"] for m in requests) == b"".join(chunks)
+    assert all(m["more_body"] for m in requests)
+    assert seen[len(requests) :] == [{"type": "http.disconnect"}] * 2
+
+
+@pytest.mark.parametrize(
+    "chunk", [b"amount=100", b"csrf_token=wrong&amount=100", b""], ids=["none", "wrong", "empty"]
+)
+def test_body_cut_short_without_its_token_is_rejected(chunk: bytes) -> None:
+    """A form cut short by a disconnect before a valid token is rejected; the app never runs."""
+    seen: list[Message] = []
+    app, cookie, _ = _recording_token_app(seen)
+    sent = asyncio.run(_post_then_disconnect(app, cookie, chunk))
+    assert (sent[0]["status"], seen) == (403, [])
+
+
 def test_token_mode_without_session_middleware_fails_clearly() -> None:
     """use_tokens without SessionMiddleware in front raises, naming the fix."""
     client = TestClient(_app(Middleware(CSRFMiddleware, use_tokens=True)))
@@ -568,6 +703,13 @@ def test_invalid_setting_from_environment_says_so(monkeypatch: pytest.MonkeyPatc
         ({"exempt_paths": ["webhooks"]}, r"exempt_paths \(environment variable CSRF_EXEMPT_P"),
         ({"exempt_paths": ["/a b"]}, r"'/a b' is not a path starting with '/'"),
         ({"exempt_paths": ["/a?b"]}, r"'/a\?b' is not a path"),
+        (
+            {"exempt_paths": ["/a//b/"]},
+            r"'/a//b/' has '\.', '\.\.' or repeated '/' segments and would never match; "
+            r"write '/a/b/'",
+        ),
+        ({"exempt_paths": ["/webhooks/../"]}, r"'/webhooks/\.\./' has .*; write '/'"),
+        ({"exempt_paths": ["/a/./b"]}, r"exempt_paths \(environment .*; write '/a/b'"),
         ({"use_tokens": "maybe"}, r"use_tokens \(environment variable CSRF_USE_TOKENS\), given "),
         (
             {"use_tokens": "maybe"},
@@ -580,6 +722,19 @@ def test_invalid_settings_are_rejected(config: dict[str, Any], pattern: str) -> 
     """Each invalid setting is a SessionConfigError naming the setting, variable and fix."""
     with pytest.raises(SessionConfigError, match=pattern):
         CSRFSettings.from_config(config)
+
+
+def test_exempting_every_path_warns() -> None:
+    """exempt_paths with '/' turns CSRF protection off: a warning at the caller's line says so."""
+    message = (
+        r"exempt_paths \(environment variable CSRF_EXEMPT_PATHS\) contains '/', which exempts "
+        r"every path: CSRF protection is off; list only the paths .* such as '/webhooks/'"
+    )
+    with pytest.warns(SessionConfigWarning, match=message) as caught:
+        CSRFSettings(exempt_paths=["/webhooks/", "/"])
+    with pytest.warns(SessionConfigWarning, match=message):
+        CSRFMiddleware(_app(), exempt_paths="/")
+    assert caught[0].filename == __file__
 
 
 def test_invalid_setting_is_also_a_value_error() -> None:

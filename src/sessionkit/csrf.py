@@ -7,8 +7,13 @@ other value is rejected; without it, no ``Origin`` passes (a non-browser client)
 ``Origin`` must otherwise name the request's ``Host``. Rejected requests never reach the app.
 Two deliberate differences from Go, both about the same origin written differently: the
 host is compared without case, and an explicit default port (``:80``, ``:443``) equals none;
-malformed and ``null`` Origins are rejected. With ``use_tokens=True`` unsafe requests must
+malformed and ``null`` Origins are rejected. ``exempt_paths`` name paths below the app's mount
+point (``root_path``), and a request path is exempt only if it is both as sent and with its
+``.``, ``..`` and ``//`` segments resolved. With ``use_tokens=True`` unsafe requests must
 also carry the session's :func:`csrf_token`, for old browsers and proxies that strip ``Origin``.
+A form body read to find the token is replayed to the app as it arrived: when the client
+disconnected before its end, the app gets the part that came with ``more_body: True``, then
+the disconnect (as without this middleware), never a truncated body marked complete.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import hmac
 import inspect
 import re
 import secrets
+import warnings
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from urllib.parse import unquote_plus, urlsplit
 
@@ -26,8 +32,8 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from sessionkit._config import DeclaredSettings, split_list
-from sessionkit.exceptions import SessionConfigError, SessionNotInstalledError
+from sessionkit._config import DeclaredSettings, split_list, user_stacklevel
+from sessionkit.exceptions import SessionConfigError, SessionConfigWarning, SessionNotInstalledError
 from sessionkit.middleware import get_session
 from sessionkit.session import Session
 
@@ -76,7 +82,7 @@ class CSRFSettings(DeclaredSettings):
         default_factory=list,
         validation_alias="CSRF_EXEMPT_PATHS",
         description="Paths never checked (an insecure bypass): exact, or every path below one "
-        "that ends with '/'. Comma-separated or JSON in the environment.",
+        "that ends with '/', below the app's mount point. Comma-separated or JSON in the env.",
     )
     use_tokens: bool = Field(
         default=False,
@@ -116,7 +122,22 @@ class CSRFSettings(DeclaredSettings):
         for path in paths:
             if not path.startswith("/") or re.search(r"[\s?#]", path):
                 raise ValueError(f"{path!r} is not a path starting with '/' (no spaces, ?, #)")
+            if _normalize_path(path) != path:
+                raise ValueError(
+                    f"{path!r} has '.', '..' or repeated '/' segments and would never match; "
+                    f"write {_normalize_path(path)!r}"
+                )
         return paths
+
+    def config_warnings(self) -> None:
+        if "/" in self.exempt_paths:
+            warnings.warn(
+                f"{self.where('exempt_paths')} contains '/', which exempts every path: CSRF "
+                "protection is off; list only the paths that authenticate otherwise, such as "
+                "'/webhooks/', or remove CSRFMiddleware",
+                SessionConfigWarning,
+                stacklevel=user_stacklevel(),
+            )
 
 
 def _normalize_origin(origin: str) -> str:
@@ -287,11 +308,52 @@ class CSRFMiddleware:
         await response(scope, receive, send)
 
     def _exempt(self, scope: Scope) -> bool:
-        path: str = scope["path"]
+        """Whether the app-relative path is exempt both as sent and normalised.
+
+        The router matches the path as sent (``/admin/../webhooks/x`` reaches ``/admin/``'s
+        routes), while a proxy or server in front may route it normalised
+        (``/webhooks/../admin`` reaches ``/admin``): it passes unchecked only if both are exempt.
+        """
+        path = _route_path(scope)
+        return self._exempt_path(path) and self._exempt_path(_normalize_path(path))
+
+    def _exempt_path(self, path: str) -> bool:
         return any(
             path == exempt or (exempt.endswith("/") and path.startswith(exempt))
             for exempt in self.settings.exempt_paths
         )
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the app's mount point: ``scope["path"]`` without ``root_path``.
+
+    ASGI servers and Starlette's ``Mount`` include ``root_path`` in ``path``; a path that
+    does not start with it is taken as already relative (older servers).
+    """
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    rest = path[len(root) :]
+    if root and path.startswith(root) and rest[:1] in ("", "/"):
+        return rest or "/"
+    return path
+
+
+def _normalize_path(path: str) -> str:
+    """``path`` with repeated slashes collapsed and ``.``/``..`` segments resolved (RFC 3986).
+
+    A final ``.`` or ``..`` leaves a trailing slash, as a trailing slash is kept: it means
+    "below this path" to ``exempt_paths``.
+    """
+    segments: list[str] = []
+    parts = path.split("/")
+    for part in parts:
+        if part == "..":
+            if segments:
+                segments.pop()
+        elif part not in ("", "."):
+            segments.append(part)
+    trailing = "/" if segments and parts[-1] in ("", ".", "..") else ""
+    return "/" + "/".join(segments) + trailing
 
 
 async def _check_token(
@@ -302,10 +364,11 @@ async def _check_token(
     given = headers.get(CSRF_HEADER)
     content_type = headers.get("content-type", "")
     if given is None and content_type.lower().startswith(_FORMS):
-        body = await _read_body(receive)
-        if body is None:
+        read = await _read_body(receive)
+        if read is None:
             return f"form over {MAX_FORM_SIZE} bytes: send the token as {CSRF_HEADER}", receive
-        receive = _replay(body, receive)
+        body, complete = read
+        receive = _replay(body, complete, receive)
         given = _form_token(content_type, body)
     if given is None:
         return f"CSRF token missing: send it as {CSRF_HEADER} or form field {CSRF_FIELD}", receive
@@ -326,24 +389,35 @@ def _session(scope: Scope) -> Session:
     return session
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body; ``None`` once it is over ``MAX_FORM_SIZE`` bytes."""
+async def _read_body(receive: Receive) -> tuple[bytes, bool] | None:
+    """The request body and whether it is complete (``False``: the client disconnected before
+    its end); ``None`` once it is over ``MAX_FORM_SIZE`` bytes."""
     body = bytearray()
-    more = True
-    while more:
+    while True:
         message = await receive()
+        if message["type"] != "http.request":
+            return bytes(body), False
         body += message.get("body", b"")
-        more = message["type"] == "http.request" and message.get("more_body", False)
         if len(body) > MAX_FORM_SIZE:
             return None
-    return bytes(body)
+        if not message.get("more_body", False):
+            return bytes(body), True
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that gives the app ``body`` again, then reads on (e.g. the disconnect)."""
-    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """A ``receive`` that gives the app ``body`` again as it arrived, then reads on.
+
+    A complete body ends with ``more_body: False`` and later calls read on (e.g. the
+    disconnect). A body cut short by a disconnect keeps ``more_body: True`` and is followed
+    by the disconnect, repeated on every later call: the app never sees it as complete.
+    """
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": not complete}]
+    if not complete:
+        pending.append({"type": "http.disconnect"})
 
     async def replay() -> Message:
-        return pending.pop() if pending else await receive()
+        if pending:
+            return pending.pop(0)
+        return await receive() if complete else {"type": "http.disconnect"}
 
     return replay
