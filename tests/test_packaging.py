@@ -18,7 +18,3 @@ def test_the_declared_license_file_exists_and_is_mit() -> None:
         assert text.startswith("MIT License")
         assert "Permission is hereby granted, free of charge" in text
 
-
-def test_py_typed_is_shipped() -> None:
-    """The package carries its py.typed marker, so type checkers use its annotations."""
-    assert (ROOT / "src" / "sessionkit" / "py.typed").is_file()
