@@ -34,7 +34,7 @@ _SOURCE_OPTIONS = frozenset(
 class DeclaredSettings(BaseSettings):
     """A settings model whose construction fails fast with messages that say what to do."""
 
-    model_config = SettingsConfigDict(
+    model_config: ClassVar[SettingsConfigDict] = SettingsConfigDict(
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Decoded", "SessionCodec"]
 
-logger = logging.getLogger("sessionkit")
+logger: logging.Logger = logging.getLogger("sessionkit")
 
 SALT = b"sessionkit.session"  #: followed by b":" and the cookie's name
 _SIGNATURE_LENGTH = 43  # URL-safe base64 of a SHA-256 digest, unpadded

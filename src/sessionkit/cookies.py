@@ -73,8 +73,8 @@ class CookieWriter:
     """Builds every ``Set-Cookie`` value for the session cookie from the settings."""
 
     def __init__(self, settings: SessionSettings) -> None:
-        self.name = settings.session_cookie
-        self.max_age = settings.max_age
+        self.name: str = settings.session_cookie
+        self.max_age: int | None = settings.max_age
         flags = f"httponly; samesite={settings.same_site}"
         if settings.https_only:
             flags += "; secure"

@@ -25,7 +25,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from starlette.applications import Starlette
@@ -91,7 +91,7 @@ class TodoList:
 class NewTodo(BaseModel):
     """The body of ``POST /todos``."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CONTENT)]
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SessionKey"]
 
-logger = logging.getLogger("sessionkit")
+logger: logging.Logger = logging.getLogger("sessionkit")
 
 T = TypeVar("T")
 
@@ -61,8 +61,8 @@ class SessionKey(Generic[T]):
             raise ValueError(f"SessionKey {name!r}: give default or default_factory, not both")
         if on_invalid not in ("default", "raise"):
             raise ValueError(f"SessionKey {name!r}: on_invalid must be 'default' or 'raise'")
-        self.name = name
-        self.type = type_
+        self.name: str = name
+        self.type: type[T] = type_
         self.on_invalid = on_invalid
         self._adapter: TypeAdapter[T] = TypeAdapter(type_)
         self._default = default

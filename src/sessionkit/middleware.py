@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SessionMiddleware", "get_session"]
 
-logger = logging.getLogger("sessionkit")
+logger: logging.Logger = logging.getLogger("sessionkit")
 
 _AFTER_RESPONSE = (
     "the response has already started, so a session change can no longer reach the "
@@ -78,9 +78,9 @@ class SessionMiddleware:
             )
         self.app = app
         self.settings = settings
-        self.codec = SessionCodec.from_settings(settings)
-        self.cookies = CookieWriter(settings)
-        self.cookie_name = settings.session_cookie.encode("latin-1")
+        self.codec: SessionCodec = SessionCodec.from_settings(settings)
+        self.cookies: CookieWriter = CookieWriter(settings)
+        self.cookie_name: bytes = settings.session_cookie.encode("latin-1")
         self._refresh_after = settings.refresh_interval
         self._loader = self._load  # bound once: every request's session gets it
 
