@@ -24,7 +24,7 @@ import re
 import secrets
 import warnings
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from sessionkit._config import DeclaredSettings, split_list, user_stacklevel
+from sessionkit._forms import FIELD, FORMS, form_token, read_body, replay
 from sessionkit.exceptions import SessionConfigError, SessionConfigWarning, SessionNotInstalledError
 from sessionkit.middleware import get_session
 from sessionkit.session import Session
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from starlette.middleware import Middleware
     from starlette.requests import HTTPConnection
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     RejectHandler = Callable[[Request, str], Response | Awaitable[Response]]
 
@@ -51,13 +52,12 @@ __all__ = ["CSRFMiddleware", "CSRFSettings", "check_cross_origin", "csrf_token"]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_KEY = "_csrf_token"  #: where :func:`csrf_token` keeps the token in the session
 CSRF_HEADER = "X-CSRF-Token"
-CSRF_FIELD = "csrf_token"
+CSRF_FIELD = FIELD
 MAX_FORM_SIZE = 2 * 1024 * 1024  #: form bytes read to find CSRF_FIELD; larger: use the header
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}$|^[0-9a-f.]*:[0-9a-f:.]*$")
-_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class CSRFSettings(DeclaredSettings):
@@ -219,40 +219,6 @@ def csrf_token(conn: HTTPConnection) -> str:
     return token
 
 
-def _form_token(content_type: str, body: bytes) -> str | None:
-    """The first ``csrf_token`` field of an urlencoded or multipart body, if any.
-
-    Both scans take time linear in the body (no general form parser runs on client data),
-    and anything malformed means "no token": a 403, never a 500.
-    """
-    try:
-        if content_type.lower().startswith("multipart/form-data"):
-            return _multipart_token(content_type, body)
-        match = _URLENCODED_TOKEN.search(body)
-        return unquote_plus(match[1].decode("ascii"), errors="strict") if match else None
-    except Exception:  # the trust boundary: a malformed form has no token
-        return None
-
-
-def _multipart_token(content_type: str, body: bytes) -> str | None:
-    boundary = _BOUNDARY.search(content_type)
-    if boundary is None:
-        return None
-    for part in body.split(b"--" + boundary[1].encode("latin-1"))[1:]:
-        head, found, content = part.partition(b"\r\n\r\n")
-        if found and len(head) <= _MAX_PART_HEAD and _PART_NAMED_TOKEN.search(head):
-            return content.removesuffix(b"\r\n").decode("utf-8")
-    return None
-
-
-_URLENCODED_TOKEN = re.compile(rb"(?:^|&)csrf_token=([^&]*)")
-_BOUNDARY = re.compile(r'boundary="?([^";,\s]{1,200})"?', re.IGNORECASE)
-_PART_NAMED_TOKEN = re.compile(
-    rb'content-disposition:[^\r\n]*?;\s*name="?csrf_token"?\s*(?:;|$)', re.I | re.M
-)
-_MAX_PART_HEAD = 1024
-
-
 class CSRFMiddleware:
     """Rejects unsafe cross-origin browser requests with a 403 before the app runs.
 
@@ -363,13 +329,13 @@ async def _check_token(
     expected = _session(scope).get(SESSION_KEY)
     given = headers.get(CSRF_HEADER)
     content_type = headers.get("content-type", "")
-    if given is None and content_type.lower().startswith(_FORMS):
-        read = await _read_body(receive)
+    if given is None and content_type.lower().startswith(FORMS):
+        read = await read_body(receive, MAX_FORM_SIZE)
         if read is None:
             return f"form over {MAX_FORM_SIZE} bytes: send the token as {CSRF_HEADER}", receive
         body, complete = read
-        receive = _replay(body, complete, receive)
-        given = _form_token(content_type, body)
+        receive = replay(body, complete, receive)
+        given = form_token(content_type, body)
     if given is None:
         return f"CSRF token missing: send it as {CSRF_HEADER} or form field {CSRF_FIELD}", receive
     if not isinstance(expected, str) or not hmac.compare_digest(expected.encode(), given.encode()):
@@ -387,37 +353,3 @@ def _session(scope: Scope) -> Session:
         )
     session.mark_accessed()  # the response depends on the cookie: Vary: Cookie
     return session
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, bool] | None:
-    """The request body and whether it is complete (``False``: the client disconnected before
-    its end); ``None`` once it is over ``MAX_FORM_SIZE`` bytes."""
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return bytes(body), False
-        body += message.get("body", b"")
-        if len(body) > MAX_FORM_SIZE:
-            return None
-        if not message.get("more_body", False):
-            return bytes(body), True
-
-
-def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
-    """A ``receive`` that gives the app ``body`` again as it arrived, then reads on.
-
-    A complete body ends with ``more_body: False`` and later calls read on (e.g. the
-    disconnect). A body cut short by a disconnect keeps ``more_body: True`` and is followed
-    by the disconnect, repeated on every later call: the app never sees it as complete.
-    """
-    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": not complete}]
-    if not complete:
-        pending.append({"type": "http.disconnect"})
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive() if complete else {"type": "http.disconnect"}
-
-    return replay
