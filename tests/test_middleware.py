@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from blockbuster import blockbuster_ctx
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.datastructures import Secret
@@ -39,6 +41,7 @@ from tests.conftest import KEY, OLD_KEY
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
     from httpx2 import Response
     from starlette.types import Message, Receive, Scope, Send
@@ -936,6 +939,40 @@ def test_settings_and_keywords_together_are_refused() -> None:
     """Giving settings= and individual settings at once is a TypeError naming them."""
     with pytest.raises(TypeError, match=r"not both"):
         SessionMiddleware(Starlette(), settings=settings(), max_age=5)
+
+
+def test_unvalidated_settings_are_refused() -> None:
+    """Settings built without validation (model_construct) and invalid are refused at build."""
+    smuggled = SessionSettings.model_construct(
+        secret_key=SecretStr(KEY), path="/; domain=evil.example"
+    )
+    with pytest.raises(SessionConfigError, match=r"path \(environment variable SESSION_PATH\)"):
+        SessionMiddleware(Starlette(), settings=smuggled)
+
+
+def test_construction_inside_a_running_loop_does_no_blocking_io(tmp_path: Path) -> None:
+    """Built inside a running event loop (as Starlette does lazily), the middleware and its
+    settings touch no file, and .env (read earlier, outside the loop) is still honoured."""
+    (tmp_path / ".env").write_text("SESSION_COOKIE=from_dotenv\n", encoding="utf-8")
+    assert SessionSettings(secret_key=KEY).session_cookie == "from_dotenv"  # outside: read
+
+    async def build() -> tuple[SessionMiddleware, SessionSettings]:
+        with blockbuster_ctx():
+            return SessionMiddleware(Starlette(), secret_key=KEY), SessionSettings(secret_key=KEY)
+
+    middleware, built = asyncio.run(build())
+    assert middleware.settings.session_cookie == "from_dotenv"
+    assert built.session_cookie == "from_dotenv"
+
+
+def test_lazily_built_stack_reads_dotenv_without_blocking(tmp_path: Path) -> None:
+    """Starlette's lazily built stack, under blockbuster, issues the cookie named in .env."""
+    (tmp_path / ".env").write_text("SESSION_COOKIE=sid_dotenv\n", encoding="utf-8")
+    SessionSettings(secret_key=KEY)  # as at startup, outside the loop
+    app = Starlette(routes=ROUTES, middleware=[Middleware(SessionMiddleware, secret_key=KEY)])
+    with blockbuster_ctx("sessionkit"):  # flags blocking calls made by sessionkit's code
+        response = TestClient(app).get("/write?a=1")
+    assert read_back(issued(response, "sid_dotenv")) == {"a": "1"}
 
 
 def test_lifespan_passes_through() -> None:

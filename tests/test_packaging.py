@@ -17,4 +17,3 @@ def test_the_declared_license_file_exists_and_is_mit() -> None:
         text = (ROOT / name).read_text()
         assert text.startswith("MIT License")
         assert "Permission is hereby granted, free of charge" in text
-

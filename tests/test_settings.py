@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import traceback
 import warnings
+from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from starlette.datastructures import Secret
 
-from sessionkit import SessionConfigError, SessionConfigWarning, SessionSettings
+import sessionkit
+from sessionkit import CSRFSettings, SessionConfigError, SessionConfigWarning, SessionSettings
 from tests.conftest import KEY, OLD_KEY
 
-if TYPE_CHECKING:
-    from pathlib import Path
+#: Where the sessionkit under test is imported from, for subprocesses to import the same.
+SESSIONKIT_ROOT = str(Path(sessionkit.__file__).resolve().parents[1])
 
 #: A third strong key, for lists of fallbacks.
 OTHER_KEY = "Qw3Er5Ty7Ui9Op1As3Df5Gh7Jk9Lz2Xc4Vb6Nm8Qa0"
@@ -827,3 +833,226 @@ def test_weak_key_warning_points_at_the_caller(key: str) -> None:
     with pytest.warns(SessionConfigWarning) as caught:
         SessionSettings.from_config({"secret_key": "weak"})
     assert caught[0].filename == __file__
+
+
+# --- no secret anywhere in an exception's chain ----------------------------------------------
+
+#: A key given as an int: its digits must not appear either.
+DISTINCTIVE_NUMBER = 739184629173648291
+
+
+def _every_rendering(exc: BaseException) -> str:
+    """Every text an exception chain offers: traceback, str, repr, attributes, pydantic's
+    errors() and json(), a decode error's bytes, for __cause__ and __context__ alike."""
+    parts = ["".join(traceback.format_exception(exc))]
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        parts += [str(current), repr(current), repr(current.args), repr(vars(current))]
+        parts.append(repr(getattr(current, "object", "")))  # UnicodeDecodeError's bytes
+        if isinstance(current, ValidationError):
+            parts += [repr(current.errors()), current.json()]
+            for error in current.errors():
+                nested = error.get("ctx", {}).get("error")
+                if isinstance(nested, BaseException):
+                    pending.append(nested)
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return "\n".join(parts)
+
+
+def _assert_no_leak(exc: BaseException, *secrets: str) -> None:
+    text = _every_rendering(exc)
+    for secret in secrets:
+        assert secret not in text
+
+
+CHAIN_CONFIGS = [
+    pytest.param({"secret_key": DISTINCTIVE_NUMBER}, id="key-int"),
+    pytest.param({"secret_key": [DISTINCTIVE]}, id="key-list"),
+    pytest.param({"secret_key": {"k": DISTINCTIVE}}, id="key-dict"),
+    pytest.param({"secret_key": DISTINCTIVE.encode() + b"\xff"}, id="key-bytes"),
+    pytest.param({"secret_key": KEY, "secret_key_fallbacks": f'["{DISTINCTIVE}"'}, id="fb-json"),
+    pytest.param({"secret_key": KEY, "secret_key_fallbacks": [DISTINCTIVE, 5]}, id="fb-type"),
+]
+
+
+@pytest.mark.parametrize("config", CHAIN_CONFIGS)
+def test_no_secret_anywhere_in_the_chain_of_a_config_error(config: dict[str, Any]) -> None:
+    """A bad explicit key chains nothing that holds it: no cause, no context, no input."""
+    with pytest.raises(SessionConfigError) as info:
+        SessionSettings(**config)
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None
+    assert info.value.problems
+    _assert_no_leak(info.value, DISTINCTIVE, str(DISTINCTIVE_NUMBER))
+
+
+@pytest.mark.parametrize(
+    "fallbacks",
+    [
+        pytest.param(f'["{DISTINCTIVE}"', id="bad-json"),
+        pytest.param(f"[{DISTINCTIVE_NUMBER}]", id="int"),
+        pytest.param(f'[["{DISTINCTIVE}"]]', id="list"),
+        pytest.param(f'[{{"k": "{DISTINCTIVE}"}}]', id="dict"),
+    ],
+)
+def test_no_secret_anywhere_in_the_chain_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, fallbacks: str
+) -> None:
+    """A bad SECRET_KEY_FALLBACKS in the environment chains nothing that holds a key."""
+    monkeypatch.setenv("SECRET_KEY", KEY)
+    monkeypatch.setenv("SECRET_KEY_FALLBACKS", fallbacks)
+    with pytest.raises(SessionConfigError, match="SECRET_KEY_FALLBACKS") as info:
+        SessionSettings()
+    _assert_no_leak(info.value, DISTINCTIVE, str(DISTINCTIVE_NUMBER), KEY)
+
+
+def test_bad_json_fallbacks_are_described_without_the_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bad JSON in SECRET_KEY_FALLBACKS says where it breaks, never what it holds."""
+    monkeypatch.setenv("SECRET_KEY", KEY)
+    monkeypatch.setenv("SECRET_KEY_FALLBACKS", f'["{DISTINCTIVE}"')
+    with pytest.raises(SessionConfigError, match=r"not a valid JSON list \(.* at character \d+\)"):
+        SessionSettings()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param({"trusted_origins": f'["https://{DISTINCTIVE}"'}, id="bad-json"),
+        pytest.param({"trusted_origins": {"k": DISTINCTIVE}}, id="dict"),
+        pytest.param({"exempt_paths": [DISTINCTIVE_NUMBER]}, id="int"),
+    ],
+)
+def test_no_input_anywhere_in_the_chain_of_a_csrf_config_error(config: dict[str, Any]) -> None:
+    """CSRFSettings share the rule: a config error chains nothing that holds the input."""
+    with pytest.raises(SessionConfigError) as info:
+        CSRFSettings(**config)
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None
+    _assert_no_leak(info.value, DISTINCTIVE, str(DISTINCTIVE_NUMBER))
+
+
+def test_no_input_anywhere_in_the_chain_of_a_csrf_environment_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bad JSON in CSRF_TRUSTED_ORIGINS chains nothing that holds the document."""
+    monkeypatch.setenv("CSRF_TRUSTED_ORIGINS", f'["https://{DISTINCTIVE}"')
+    with pytest.raises(SessionConfigError, match="CSRF_TRUSTED_ORIGINS") as info:
+        CSRFSettings()
+    _assert_no_leak(info.value, DISTINCTIVE)
+
+
+# --- a .env that is not UTF-8 ----------------------------------------------------------------
+
+LATIN_1_DOTENV = f"SESSION_COOKIE=ok\nSECRET_KEY=Caf\u00e9-{DISTINCTIVE}\n".encode("latin-1")
+
+
+def test_dotenv_that_is_not_utf8_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
+    """A latin-1 .env is a SessionConfigError naming the file and the byte, not its content."""
+    (tmp_path / ".env").write_bytes(LATIN_1_DOTENV)
+    with pytest.raises(
+        SessionConfigError,
+        match=r"dotenv file \.env is not utf-8 text \(byte 0xe9 at position 32\); save it as",
+    ) as info:
+        SessionSettings()
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None
+    _assert_no_leak(info.value, DISTINCTIVE, "Caf")
+
+
+def test_check_reports_a_dotenv_that_is_not_utf8(tmp_path: Path) -> None:
+    """`sessionkit check` with a latin-1 .env exits 1 naming the file, with no traceback."""
+    (tmp_path / ".env").write_bytes(LATIN_1_DOTENV)
+    result = subprocess.run(
+        [sys.executable, "-m", "sessionkit", "check"],
+        env={"PATH": os.environ["PATH"], "PYTHONUTF8": "1", "PYTHONPATH": SESSIONKIT_ROOT},
+        capture_output=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert ".env is not utf-8 text" in result.stderr
+    assert DISTINCTIVE not in result.stdout + result.stderr
+
+
+# --- copies are validated ------------------------------------------------------------------
+
+
+def test_model_copy_with_an_invalid_update_is_refused() -> None:
+    """model_copy(update=...) validates: an injected path never reaches a Set-Cookie header."""
+    settings = SessionSettings(secret_key=KEY)
+    with pytest.raises(SessionConfigError, match=r"path \(environment variable SESSION_PATH\)"):
+        settings.model_copy(update={"path": "/; domain=evil.example"})
+
+
+def test_model_copy_with_an_unknown_update_is_refused() -> None:
+    """model_copy(update=...) names an unknown setting, as construction does."""
+    with pytest.raises(SessionConfigError, match="unknown session setting 'secure'"):
+        SessionSettings(secret_key=KEY).model_copy(update={"secure": True})
+
+
+def test_model_copy_keeps_every_other_value_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A valid copy takes the update and keeps every other value, even once the environment
+    and .env changed."""
+    monkeypatch.setenv("SESSION_MAX_AGE", "3600")
+    (tmp_path / ".env").write_text("SESSION_COOKIE=from_dotenv\n", encoding="utf-8")
+    settings = SessionSettings(secret_key=KEY, secret_key_fallbacks=[OLD_KEY], https_only=True)
+    monkeypatch.setenv("SESSION_MAX_AGE", "60")
+    (tmp_path / ".env").write_text("SESSION_COOKIE=changed\n", encoding="utf-8")
+    copy = settings.model_copy(update={"path": "/app"})
+    assert copy.path == "/app"
+    expected = {**settings.model_dump(), "path": "/app"}
+    assert {k: _unwrap(v) for k, v in copy.model_dump().items()} == {
+        k: _unwrap(v) for k, v in expected.items()
+    }
+    assert (copy.max_age, copy.session_cookie) == (3600, "from_dotenv")
+    assert settings.model_copy().path == "/"
+
+
+def test_csrf_model_copy_is_validated() -> None:
+    """CSRFSettings.model_copy(update=...) validates too."""
+    settings = CSRFSettings(trusted_origins=["https://app.example.com"])
+    with pytest.raises(SessionConfigError, match="CSRF_TRUSTED_ORIGINS"):
+        settings.model_copy(update={"trusted_origins": ["app.example.com/path"]})
+    copy = settings.model_copy(update={"use_tokens": True})
+    assert (copy.trusted_origins, copy.use_tokens) == (["https://app.example.com"], True)
+
+
+# --- .env and the event loop ---------------------------------------------------------------
+
+
+def test_dotenv_read_at_import_is_used_inside_a_running_loop(tmp_path: Path) -> None:
+    """In a fresh process, .env read when sessionkit is imported supplies settings built in a
+    running loop under blockbuster, with no blocking call."""
+    (tmp_path / ".env").write_text(f"SECRET_KEY={KEY}\nSESSION_COOKIE=imported\n")
+    script = (
+        "import asyncio\n"
+        "from blockbuster import blockbuster_ctx\n"
+        "from starlette.applications import Starlette\n"
+        "from sessionkit import SessionMiddleware\n"
+        "async def build():\n"
+        "    with blockbuster_ctx():\n"
+        "        return SessionMiddleware(Starlette()).settings.session_cookie\n"
+        "print(asyncio.run(build()))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        # Unbuffered: once blockbuster patched buffered writes, flushing at exit can crash.
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": SESSIONKIT_ROOT, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "imported"

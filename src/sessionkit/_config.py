@@ -2,7 +2,12 @@
 by alias only, and every problem reported as one :class:`SessionConfigError`.
 
 Each problem line names the setting, its environment variable, where the value came from,
-and the fix. Inputs are never echoed (``hide_input_in_errors``): they may be secrets.
+and the fix. Inputs are never echoed (``hide_input_in_errors``): they may be secrets. For the
+same reason the :class:`SessionConfigError` chains nothing: pydantic's ``ValidationError``
+holds the input (``errors()``, ``json()``), so it is described, then dropped.
+
+The ``.env`` file is read through :mod:`sessionkit._dotenv`, which never touches the file
+system inside a running event loop once the file was read (``./.env`` is read at import).
 """
 
 from __future__ import annotations
@@ -12,11 +17,17 @@ import inspect
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from sessionkit import _dotenv
 from sessionkit.exceptions import SessionConfigError
 
 if TYPE_CHECKING:
@@ -35,7 +46,9 @@ class DeclaredSettings(BaseSettings):
     """A settings model whose construction fails fast with messages that say what to do."""
 
     model_config: ClassVar[SettingsConfigDict] = SettingsConfigDict(
-        env_file=".env",
+        # .env (or _env_file=) is read by settings_customise_sources, through _dotenv's cache;
+        # pydantic-settings' own dotenv source is built with no file, so it does no I/O.
+        env_file=None,
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
@@ -57,14 +70,45 @@ class DeclaredSettings(BaseSettings):
         cls = type(self)
         _reject_unknown(cls, values)
         by_alias = {env_var(cls, k) if k in cls.model_fields else k: v for k, v in values.items()}
+        token = _dotenv.requested_file.set(by_alias.pop("_env_file", _dotenv.DOTENV_FILE))
         try:
             super().__init__(**by_alias)
         except ValidationError as exc:
-            raise SessionConfigError(_describe(cls, exc, values), cls.config_kind) from exc
-        problems = self.config_problems()
+            problems = _describe(cls, exc, values)
+        else:
+            problems = self.config_problems()
+        finally:
+            _dotenv.requested_file.reset(token)
         if problems:
-            raise SessionConfigError(problems, cls.config_kind)
+            # Raised outside the except block and from None: neither __cause__ nor
+            # __context__ leads to the ValidationError, whose errors() hold the input.
+            raise SessionConfigError(problems, cls.config_kind) from None
         self.config_warnings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if isinstance(dotenv_settings, DotEnvSettingsSource):
+            _dotenv.load(dotenv_settings, cls.config_kind)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update`` (by field name), validated as a new instance would be.
+
+        Every current value is given explicitly with the update, so the copy keeps them
+        exactly: neither the environment nor ``.env`` (not read) can change them.
+        """
+        if not update:
+            return super().model_copy(deep=deep)
+        _reject_unknown(type(self), update, options=False)
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        return type(self)(**{**values, **update}, _env_file=None)
 
     def config_problems(self) -> list[str]:
         """Rules across fields, checked after each field validated: one line per problem."""
@@ -104,16 +148,27 @@ def split_list(value: object) -> object:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            return json.loads(text)
+            return _json_list(text)
         return [part.strip() for part in text.split(",") if part.strip()]
     return value
 
 
-def _reject_unknown(model: type[DeclaredSettings], values: Mapping[str, Any]) -> None:
+def _json_list(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        # Not exc itself: it holds the whole document, which may list secret keys.
+        problem = f"not a valid JSON list ({exc.msg} at character {exc.pos})"
+    raise ValueError(problem)
+
+
+def _reject_unknown(
+    model: type[DeclaredSettings], values: Mapping[str, Any], *, options: bool = True
+) -> None:
     known = model.model_fields
     problems = []
     for name in values:
-        if name in known or name in _SOURCE_OPTIONS:
+        if name in known or (options and name in _SOURCE_OPTIONS):
             continue
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
@@ -159,3 +214,6 @@ def _env_source(model: type[BaseSettings], field: str) -> str:
     if any(name.upper() == variable for name in os.environ):
         return f"read from ${variable}"
     return "read from .env or the default"
+
+
+_dotenv.preload(DeclaredSettings)

@@ -21,7 +21,11 @@ from starlette.datastructures import Secret
 
 from sessionkit.codec import Decoded, SessionCodec, render_dict
 from sessionkit.cookies import COOKIE_SIZE_LIMIT, CookieWriter, read_cookies
-from sessionkit.exceptions import SessionNotInstalledError, SessionTooLargeError
+from sessionkit.exceptions import (
+    SessionConfigError,
+    SessionNotInstalledError,
+    SessionTooLargeError,
+)
 from sessionkit.session import Session
 from sessionkit.settings import SessionSettings
 
@@ -76,6 +80,10 @@ class SessionMiddleware:
                 "SessionMiddleware takes settings= or individual settings "
                 f"({', '.join(sorted(sessions_config))}), not both"
             )
+        else:  # built elsewhere, perhaps without validation (model_construct): check again
+            problems = settings.config_problems()
+            if problems:
+                raise SessionConfigError(problems, settings.config_kind)
         self.app = app
         self.settings = settings
         self.codec: SessionCodec = SessionCodec.from_settings(settings)
