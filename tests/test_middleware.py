@@ -972,7 +972,7 @@ def test_lazily_built_stack_reads_dotenv_without_blocking(tmp_path: Path) -> Non
     app = Starlette(routes=ROUTES, middleware=[Middleware(SessionMiddleware, secret_key=KEY)])
     with blockbuster_ctx("sessionkit"):  # flags blocking calls made by sessionkit's code
         response = TestClient(app).get("/write?a=1")
-    assert read_back(issued(response, "sid_dotenv")) == {"a": "1"}
+    assert read_back(issued(response, "sid_dotenv"), name="sid_dotenv") == {"a": "1"}
 
 
 def test_lifespan_passes_through() -> None:
