@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.redis_server import RedisServer, running_redis
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 #: A strong key (no weak-key warning); tests never use it anywhere real.
 KEY = "k8Jq3vN0pX7wR2tY5uZ1aB4cD6eF9gH0iJ3kL5mN7oP"
@@ -30,3 +36,20 @@ def key() -> str:
 @pytest.fixture
 def old_key() -> str:
     return OLD_KEY
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server on a free 127.0.0.1 port for the test run, stopped at its end."""
+    with running_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_db(redis_server: RedisServer) -> RedisServer:
+    """The test run's redis-server, emptied and its command counts reset for this test."""
+    client = redis_server.client()
+    client.flushall()
+    client.config_resetstat()
+    client.close()
+    return redis_server

@@ -5,6 +5,7 @@ Its settings come from the environment, as in production: SECRET_KEY is set by t
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from starlette.applications import Starlette
@@ -23,11 +24,28 @@ async def increment(request: Request) -> JSONResponse:
     return JSONResponse({"count": count, "server": os.environ.get("SERVER_NAME", "")})
 
 
+async def set_after_a_while(request: Request) -> JSONResponse:
+    """Loads the session, waits, then sets one entry: requests that overlap."""
+    request.session.get("count")
+    await asyncio.sleep(float(request.query_params.get("wait", "0.3")))
+    request.session[request.query_params["key"]] = request.query_params["value"]
+    return JSONResponse({})
+
+
+async def show(request: Request) -> JSONResponse:
+    return JSONResponse(dict(request.session))
+
+
 async def health(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
 app = Starlette(
-    routes=[Route("/increment", increment, methods=["POST"]), Route("/health", health)],
+    routes=[
+        Route("/increment", increment, methods=["POST"]),
+        Route("/set", set_after_a_while, methods=["POST"]),
+        Route("/session", show),
+        Route("/health", health),
+    ],
     middleware=[SessionSettings.from_config().middleware()],
 )

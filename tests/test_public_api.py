@@ -17,18 +17,22 @@ PUBLIC = [
     "SessionConfigError",
     "SessionConfigWarning",
     "SessionError",
+    "SessionInfo",
     "SessionKey",
     "SessionKeyMissingError",
     "SessionLockedError",
     "SessionMiddleware",
     "SessionNotInstalledError",
     "SessionSettings",
+    "SessionStore",
+    "SessionStoreError",
     "SessionTooLargeError",
     "SessionUnreadableError",
     "SessionValueError",
     "check_cross_origin",
     "csrf_token",
     "get_session",
+    "get_store",
 ]
 
 #: Each exception, with the built-in base the docs promise besides SessionError.

@@ -9,14 +9,16 @@ from sessionkit.exceptions import (
     SessionKeyMissingError,
     SessionLockedError,
     SessionNotInstalledError,
+    SessionStoreError,
     SessionTooLargeError,
     SessionUnreadableError,
     SessionValueError,
 )
 from sessionkit.keys import SessionKey
-from sessionkit.middleware import SessionMiddleware, get_session
+from sessionkit.middleware import SessionMiddleware, get_session, get_store
 from sessionkit.session import Session
 from sessionkit.settings import SessionSettings
+from sessionkit.store import SessionInfo, SessionStore
 
 __all__ = [
     "CSRFMiddleware",
@@ -26,16 +28,20 @@ __all__ = [
     "SessionConfigError",
     "SessionConfigWarning",
     "SessionError",
+    "SessionInfo",
     "SessionKey",
     "SessionKeyMissingError",
     "SessionLockedError",
     "SessionMiddleware",
     "SessionNotInstalledError",
     "SessionSettings",
+    "SessionStore",
+    "SessionStoreError",
     "SessionTooLargeError",
     "SessionUnreadableError",
     "SessionValueError",
     "check_cross_origin",
     "csrf_token",
     "get_session",
+    "get_store",
 ]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from sessionkit._config import env_var as config_env_var
+from sessionkit._factory import make_store
 from sessionkit.codec import Decoded, SessionCodec
 from sessionkit.csrf import CSRFSettings
 from sessionkit.exceptions import SessionConfigError
@@ -126,6 +127,7 @@ def check_settings(args: argparse.Namespace) -> int:
     if settings is None:
         return 1
     try:
+        make_store(settings)  # what only building the store finds (no connection is made)
         csrf = CSRFSettings()
     except SessionConfigError as exc:
         _error(str(exc))

@@ -25,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import secrets
 import time
 import zlib
 from binascii import a2b_base64, b2a_base64
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from sessionkit.settings import SessionSettings
 
-__all__ = ["Decoded", "SessionCodec"]
+__all__ = ["Decoded", "IdCodec", "SessionCodec", "VerifiedId"]
 
 logger: logging.Logger = logging.getLogger("sessionkit")
 
@@ -106,7 +107,7 @@ _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
-class _Signer(TimestampSigner):
+class Signer(TimestampSigner):
     """itsdangerous's ``TimestampSigner`` for one key, through its extension points: the key
     is derived once and its HMAC state keyed once (each signature copies that state), the
     signature is compared as text (no decoding), and the clock is injectable.
@@ -171,12 +172,12 @@ class SessionCodec:
         now = self._now
         salt = SALT + b":" + cookie_name.encode("latin-1")
         self._signers = [
-            _Signer(key, now, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256)
+            Signer(key, now, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256)
             for key in keys
         ]
         # Starlette's SessionMiddleware: TimestampSigner(secret_key) with every default.
         self._legacy = (
-            [_Signer(key, now, digest_method=hashlib.sha1) for key in keys]
+            [Signer(key, now, digest_method=hashlib.sha1) for key in keys]
             if read_starlette_cookies
             else []
         )
@@ -312,3 +313,84 @@ def _check_readable(payload: bytes) -> None:
             f"reader allows, about 200 levels",
             limit=200,
         ) from None
+
+
+#: Random bytes in a server-side session id (256 bits), written as 43 URL-safe characters.
+ID_BYTES = 32
+ID_SALT = b"sessionkit.session-id"  #: followed by b":" and the cookie's name
+
+
+class VerifiedId(NamedTuple):
+    """A session id whose cookie verified."""
+
+    id: str
+    #: when the cookie was signed (Unix seconds)
+    signed_at: int
+    #: signed with a fallback key: re-sign it when it is used
+    stale: bool
+
+
+class IdCodec:
+    """The cookie of a server-side session: ``ID.TIMESTAMP.SIGNATURE``.
+
+    ``ID`` is :data:`ID_BYTES` random bytes, URL-safe base64; the rest is itsdangerous's
+    ``TimestampSigner`` format with HMAC-SHA256 and a key derived from the secret key under a
+    purpose of its own (so no data cookie is ever an id, nor the reverse) and the cookie
+    name. A forged or expired cookie is refused here, without asking the store.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[str],
+        *,
+        cookie_name: str = "session",
+        max_age: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not keys:
+            raise ValueError("IdCodec needs at least one key")
+        self.max_age = max_age
+        self.clock = clock
+        salt = ID_SALT + b":" + cookie_name.encode("latin-1")
+        now = self._now
+        self._signers = [
+            Signer(key, now, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256)
+            for key in keys
+        ]
+
+    def _now(self) -> float:
+        return self.clock()
+
+    @staticmethod
+    def new_id() -> str:
+        """A new random session id."""
+        return secrets.token_urlsafe(ID_BYTES)
+
+    def sign(self, session_id: str) -> str:
+        """The cookie value carrying ``session_id``, signed now with the current key."""
+        return self._signers[0].sign(session_id).decode("ascii")
+
+    def verify(self, cookie: bytes) -> VerifiedId | None:
+        """The id in ``cookie`` if its signature verifies and it has not expired; else ``None``."""
+        try:
+            body, _, signature = cookie.rpartition(b".")
+            session_id, _, timestamp = body.partition(b".")
+            if len(signature) != _SIGNATURE_LENGTH or len(session_id) != _ID_LENGTH:
+                return None
+            for signer in self._signers:
+                if signer.verify_signature(body, signature):
+                    break
+            else:
+                return None
+            signed_at = _b64decode_int(timestamp)
+            now = self.clock()
+            if self.max_age is not None and now - signed_at > self.max_age:
+                return None
+            if signed_at - now > _CLOCK_SKEW:
+                return None
+            return VerifiedId(session_id.decode("ascii"), signed_at, signer is not self._signers[0])
+        except Exception:  # the trust boundary: whatever a client sends is "no id"
+            return None
+
+
+_ID_LENGTH = 43  # URL-safe base64 of ID_BYTES, unpadded

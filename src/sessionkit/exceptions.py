@@ -9,6 +9,7 @@ Every exception derives from :class:`SessionError`::
     ├── SessionLockedError (also RuntimeError)    the session can no longer reach the browser
     ├── SessionTooLargeError (also ValueError)    the cookie would exceed what browsers store
     ├── SessionUnreadableError (also ValueError)  the session could not be read back
+    ├── SessionStoreError                         the store cannot do what was asked
     ├── SessionValueError (also ValueError)       a value does not fit a SessionKey's type
     └── SessionKeyMissingError (also LookupError) a SessionKey without default is absent
 
@@ -31,6 +32,7 @@ __all__ = [
     "SessionKeyMissingError",
     "SessionLockedError",
     "SessionNotInstalledError",
+    "SessionStoreError",
     "SessionTooLargeError",
     "SessionUnreadableError",
     "SessionValueError",
@@ -69,6 +71,11 @@ class SessionLockedError(SessionError, RuntimeError):
     On a WebSocket the cookie can only travel in the handshake response, so the
     session is read-only once the connection is accepted.
     """
+
+
+class SessionStoreError(SessionError):
+    """The session store cannot do what was asked: it is down, or it is not the kind of
+    store the operation needs (listing sessions on the cookie store)."""
 
 
 class SessionTooLargeError(SessionError, ValueError):

@@ -1,43 +1,54 @@
-"""``SessionMiddleware``: ASGI plumbing between the cookie, the codec and the ``Session``.
+"""``SessionMiddleware``: ASGI plumbing between the request, the ``Session`` and the store.
 
-It knows nothing of pydantic models. Per connection it:
+It knows nothing of pydantic models, nor of how sessions are kept: the store decides that
+(see :mod:`sessionkit.store`). Per connection it:
 
-1. finds the session cookie and places a lazy :class:`Session` at ``scope["session"]``
-   (decoded only if the app uses it);
-2. when the response starts (or a WebSocket is accepted), sends ``Set-Cookie`` if the
-   session's content changed, was cleared, was signed with an old key, or is due for a
-   sliding re-issue, and ``Vary: Cookie`` if the session was used;
-3. then locks the session: later changes could not reach the browser, so they raise.
+1. places a :class:`Session` at ``scope["session"]``: with the cookie store, a lazy one
+   (decoded only if the app uses it); with a server-side store, one whose record was
+   loaded before the app runs (one round trip, only when the cookie holds a valid id);
+2. when the response starts (or a WebSocket is accepted), has the store keep what changed
+   and adds its ``Set-Cookie``, and ``Vary: Cookie`` if the session was used;
+3. then locks the session: later changes could not reach the browser, so they raise. On a
+   server-side store a WebSocket's session stays writable after ``accept`` (the browser
+   has its id already), and what changed is stored when the connection ends.
+
+A server-side store that fails never becomes a 500: a request whose session cannot be read
+or written is answered ``503`` with ``Retry-After``, and one that does not use the session is
+unaffected.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import pydantic_core
 from starlette.datastructures import Secret
 
-from sessionkit.codec import Decoded, SessionCodec, render_dict
-from sessionkit.cookies import COOKIE_SIZE_LIMIT, CookieWriter, read_cookies
-from sessionkit.exceptions import (
-    SessionConfigError,
-    SessionNotInstalledError,
-    SessionTooLargeError,
-)
+from sessionkit._factory import make_store
+from sessionkit.cookie_store import CookieStore
+from sessionkit.exceptions import SessionConfigError, SessionNotInstalledError, SessionStoreError
+from sessionkit.server_store import ServerStore
 from sessionkit.session import Session
 from sessionkit.settings import SessionSettings
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
+    from redis.asyncio import Redis
     from starlette.requests import HTTPConnection
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["SessionMiddleware", "get_session"]
+    from sessionkit.codec import SessionCodec
+    from sessionkit.store import SessionStore
+
+__all__ = ["SessionMiddleware", "get_session", "get_store"]
 
 logger: logging.Logger = logging.getLogger("sessionkit")
+
+#: Where the middleware leaves its store in the scope, for :func:`get_store`.
+STORE_SCOPE_KEY = "sessionkit.store"
 
 _AFTER_RESPONSE = (
     "the response has already started, so a session change can no longer reach the "
@@ -47,14 +58,17 @@ _AFTER_ACCEPT = (
     "the WebSocket was accepted, so a session change can no longer reach the browser "
     "(cookies travel only in the handshake); change the session before websocket.accept()"
 )
+_UNAVAILABLE_BODY = b"Service Unavailable: the session store cannot be reached; try again.\n"
+RETRY_AFTER = 5  #: seconds, the ``Retry-After`` of a response the store failed
 
 
 class SessionMiddleware:
-    """Signed-cookie sessions for any ASGI app.
+    """HTTP sessions for any ASGI app, kept where the settings say.
 
     Give ``settings=SessionSettings(...)``, or Starlette's keyword arguments
     (``secret_key=..., max_age=...``), which are merged over the environment exactly as
-    :meth:`SessionSettings.from_config` does.
+    :meth:`SessionSettings.from_config` does. ``redis``: the application's own
+    ``redis.asyncio`` client for ``store="redis"``.
     """
 
     def __init__(
@@ -62,6 +76,8 @@ class SessionMiddleware:
         app: ASGIApp,
         /,
         settings: SessionSettings | str | Secret | None = None,
+        *,
+        redis: Redis | None = None,
         **sessions_config: Any,
     ) -> None:
         if isinstance(settings, str | Secret):  # Starlette's positional secret_key
@@ -86,26 +102,28 @@ class SessionMiddleware:
                 raise SessionConfigError(problems, settings.config_kind)
         self.app = app
         self.settings = settings
-        self.codec: SessionCodec = SessionCodec.from_settings(settings)
-        self.cookies: CookieWriter = CookieWriter(settings)
-        self.cookie_name: bytes = settings.session_cookie.encode("latin-1")
-        self._refresh_after = settings.refresh_interval
-        self._loader = self._load  # bound once: every request's session gets it
+        store = make_store(settings, redis)
+        self.store: CookieStore | ServerStore = store
+        #: the codec of the signed-cookie sessions this middleware reads
+        self.codec: SessionCodec = store.codec
+        self._lifespan = False  # whether the server runs lifespan events (one loop for all)
+        self._running: dict[asyncio.AbstractEventLoop, int] = {}  # server-side requests
+        self._cookies = None
+        if isinstance(store, CookieStore):
+            self._cookies = store
+            self._loader = store.load  # bound once: every request's session gets it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._cookies is None:
             await self._call_other(scope, receive, send)
             return
         # Every HTTP request runs this, used session or not, so it is written flat: one
         # lazy Session, no other object, nothing that refers back to the scope or itself
         # (so the request's objects are freed by reference counting, never by the GC).
-        # Session() without its __new__, which would set the same slots in a Python call.
         # The cookie is read from the headers as the request reached this middleware (as
         # Starlette's does), even if an inner app replaces scope["headers"] later.
-        session = scope["session"] = _blank_session(Session)
-        session._loader = self._loader
-        session._source = scope.get("headers", ())
-        session._locked = None
+        session = scope["session"] = Session.from_store(self._loader, scope.get("headers", ()))
+        scope[STORE_SCOPE_KEY] = cookies = self._cookies
 
         # A plain function that returns the downstream send's awaitable: ASGI's send is
         # any callable returning an awaitable, and the app's "await send(message)" then
@@ -118,103 +136,70 @@ class SessionMiddleware:
                 used = session
                 if scope.get("session") is not used:
                     used = _adopt_replacement(scope, used)
-                if used._loader is None:  # the session was used: used.loaded, spelled out
-                    self._add_headers(message, used, vary=True)
-                used._locked = _AFTER_RESPONSE  # used.lock(...), spelled out
+                if used.loaded:
+                    _add_headers(message, cookies.set_cookie_header(used), vary=True)
+                used.lock(_AFTER_RESPONSE)
             return send(message)
 
         await self.app(scope, receive, send_http)
 
     async def _call_other(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "websocket":
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._call_lifespan(scope, receive, send)
+        elif kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
+        elif self._cookies is not None:
+            await _CookieWebSocket(self._cookies, scope, send).run(self.app, receive)
+        else:
+            assert isinstance(self.store, ServerStore)  # noqa: S101 - not the cookie store
+            loop = asyncio.get_running_loop()
+            self._running[loop] = self._running.get(loop, 0) + 1
+            try:
+                if kind == "http":
+                    await _ServerHTTP(self.store, scope, send).run(self.app, receive)
+                else:
+                    await _ServerWebSocket(self.store, scope, send).run(self.app, receive)
+            finally:
+                await self._finished(loop)
+
+    async def _finished(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Without lifespan events (Starlette's ``TestClient`` used without ``with``), each
+        request may run in an event loop of its own, whose connections cannot outlive it:
+        close them once the loop's last request ends."""
+        left = self._running[loop] - 1
+        if left:
+            self._running[loop] = left
             return
-        conn = _WebSocket(self, scope, send)
-        try:
-            await self.app(scope, receive, conn.send)
-        finally:  # WebSocket handlers often end by an exception (a disconnect)
-            conn.report_lost_changes()
+        del self._running[loop]
+        if not self._lifespan:
+            await self.store.aclose()
 
-    def _load(self, session: Session) -> dict[str, Any]:
-        """The loader of every session: the first cookie of our name that verifies.
+    async def _call_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass lifespan events on; close the store's connections once the app shut down."""
+        self._lifespan = True
 
-        Several values arrive when cookies of other paths or domains share the name.
-        """
-        codec = self.codec
-        for value in read_cookies(session._source, self.cookie_name):
-            decoded = codec.decode(value)
-            if decoded is not None:
-                session._origin = decoded
-                if len(decoded.payload) <= _COMPARE_WHOLE_BELOW:
-                    session._compare_whole = True
-                return decoded.data
-        return {}
+        async def send_lifespan(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await self.store.aclose()
+            await send(message)
 
-    def _new_session(self, scope: Scope) -> Session:
-        session = scope["session"] = Session()
-        session._loader = self._loader
-        session._source = scope.get("headers", ())
-        return session
-
-    def _add_headers(self, message: Message, session: Session, *, vary: bool) -> None:
-        """Add ``Set-Cookie`` (if needed) and, when ``vary``, ``Vary: Cookie`` to ``message``."""
-        header = self.set_cookie_header(session, session._origin)
-        raw = message.get("headers")
-        headers = list(raw) if raw else []
-        if vary:  # the response depends on the cookie: the session was used
-            # ASGI response header names are lowercase; a dict finds one in C.
-            if b"vary" in dict(headers):
-                _merge_vary_cookie(headers)
-            else:
-                headers.append((b"vary", b"Cookie"))
-        if header is not None:
-            headers.append((b"set-cookie", header))
-        message["headers"] = headers
-
-    def set_cookie_header(self, session: Session, decoded: Decoded | None) -> bytes | None:
-        """The ``Set-Cookie`` value the response needs for ``session``, if any.
-
-        It runs on every response whose session was used, so the common case (read, not
-        changed, not due for re-issue) calls nothing but the clock.
-        """
-        if session._loader is not None:
-            return None  # never used: nothing can have changed
-        if session._bindings:
-            session.flush()
-        if not dict.__len__(session):
-            had_data = decoded is not None and decoded.payload != b"{}"
-            return self.cookies.delete() if had_data else None
-        if decoded is None or session.renewed:  # a new session, even with the old content
-            return self._store(session, render_dict(session), decoded)
-        if not session.unchanged():
-            payload = render_dict(session)
-            if payload != decoded.payload:
-                return self._store(session, payload, decoded)
-        if decoded.stale:  # signed with a fallback key, or in Starlette's format
-            return self._store(session, render_dict(session), decoded)
-        refresh = self._refresh_after
-        if refresh is not None and self.codec.clock() - decoded.signed_at >= refresh:
-            return self._store(session, decoded.payload, decoded)  # the same content
-        return None
-
-    def _store(self, session: Session, payload: bytes, decoded: Decoded | None) -> bytes:
-        """The ``Set-Cookie`` value that stores ``payload`` (``session`` rendered)."""
-        created = decoded.created_at if decoded is not None and not session.renewed else None
-        value = self.codec.sign(payload, created_at=created)
-        size = self.cookies.size(value)
-        if size > COOKIE_SIZE_LIMIT:
-            raise SessionTooLargeError(size, COOKIE_SIZE_LIMIT, _largest_keys(session))
-        return self.cookies.set(value)
+        await self.app(scope, receive, send_lifespan)
 
 
-#: ``Session()`` without its ``__new__``: an empty session whose slots the caller sets.
-_blank_session = dict.__new__
-
-#: Content up to this many bytes of JSON is compared whole when containers were handed out
-#: (one rendering); larger content is compared per handed-out container (two renderings
-#: of each, however large the rest). Rendering costs about 1.8k instructions a call plus
-#: 55 a byte: past this size, two renderings of a typical 50-byte container cost less.
-_COMPARE_WHOLE_BELOW = 192
+def _add_headers(message: Message, set_cookie: bytes | None, *, vary: bool) -> None:
+    """Add ``Set-Cookie`` (if any) and, when ``vary``, ``Vary: Cookie`` to ``message``."""
+    raw = message.get("headers")
+    headers = list(raw) if raw else []
+    if vary:  # the response depends on the cookie: the session was used
+        # ASGI response header names are lowercase; a dict finds one in C.
+        if b"vary" in dict(headers):
+            _merge_vary_cookie(headers)
+        else:
+            headers.append((b"vary", b"Cookie"))
+    if set_cookie is not None:
+        headers.append((b"set-cookie", set_cookie))
+    message["headers"] = headers
 
 
 def _adopt_replacement(scope: Scope, session: Session) -> Session:
@@ -224,66 +209,180 @@ def _adopt_replacement(scope: Scope, session: Session) -> Session:
     replacement = scope.get("session")
     adopted = Session(replacement if isinstance(replacement, Mapping) else {})
     adopted.accessed = adopted.modified = True
-    adopted._origin = session._origin
+    adopted.origin = session.origin
     scope["session"] = adopted
     return adopted
 
 
-class _WebSocket:
-    """The session state of one WebSocket connection."""
+class _CookieWebSocket:
+    """A WebSocket on the cookie store: the cookie can travel only in the handshake."""
 
-    __slots__ = ("middleware", "scope", "send_downstream", "session", "snapshot")
+    __slots__ = ("scope", "send_downstream", "session", "snapshot", "store")
 
-    def __init__(self, middleware: SessionMiddleware, scope: Scope, send: Send) -> None:
-        self.middleware = middleware
+    def __init__(self, store: CookieStore, scope: Scope, send: Send) -> None:
+        self.store = store
         self.scope = scope
         self.send_downstream = send
         self.snapshot: bytes | None = None
-        self.session = middleware._new_session(scope)
+        self.session = scope["session"] = store.session(scope.get("headers", ()))
+        scope[STORE_SCOPE_KEY] = store
+
+    async def run(self, app: ASGIApp, receive: Receive) -> None:
+        try:
+            await app(self.scope, receive, self.send)
+        finally:  # WebSocket handlers often end by an exception (a disconnect)
+            self.report_lost_changes()
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
         session = self.session
         if kind == "websocket.accept":
             if session.loaded:
-                self.middleware._add_headers(message, session, vary=False)
-                self.snapshot = self.middleware.codec.dumps(session)
+                _add_headers(message, self.store.set_cookie_header(session), vary=False)
+                self.snapshot = self.store.codec.dumps(session)
             session.lock(_AFTER_ACCEPT)
         elif kind == "websocket.http.response.start":  # a denial response
             if session.loaded:
-                self.middleware._add_headers(message, session, vary=True)
+                _add_headers(message, self.store.set_cookie_header(session), vary=True)
             session.lock(_AFTER_RESPONSE)
         await self.send_downstream(message)
 
     def report_lost_changes(self) -> None:
         """Log, naming the keys, nested in-place changes made after a WebSocket was accepted."""
         session = self.session
-        if session._locked is None or not session.loaded:
+        if not session.locked or not session.loaded:
             return
-        session.flush()
-        codec = self.middleware.codec
-        if self.snapshot is not None:  # rendered at accept: compare renderings
-            if codec.dumps(session) == self.snapshot:
-                return
-            old = pydantic_core.from_json(self.snapshot)
-        else:  # first used after accept: compare with the cookie's content, as data
-            if session.unchanged():
-                return
-            origin = session._origin
-            old = pydantic_core.from_json(origin.payload if origin is not None else b"{}")
-            if pydantic_core.from_json(codec.dumps(session)) == old:
-                return
-        changed = [
-            k
-            for k, v in dict.items(session)
-            if k not in old or codec.dumps({k: v}) != codec.dumps({k: old[k]})
+        changed = self.store.lost_changes(session, self.snapshot)
+        if changed:
+            logger.error(
+                "session keys %s changed in place after the WebSocket was accepted; the "
+                "change could not reach the browser and was lost. Change the session before "
+                "websocket.accept().",
+                ", ".join(repr(k) for k in changed),
+            )
+
+
+class _ServerHTTP:
+    """An HTTP request on a server-side store: loaded before the app, stored at its response.
+
+    If the store fails, the client gets a 503 instead of the app's response: when the
+    session cannot be read (the app's use of it raises :class:`SessionStoreError`) or its
+    changes cannot be written (the app's own response is then dropped: it would claim a
+    success that was not kept).
+    """
+
+    __slots__ = ("failed", "scope", "send_downstream", "session", "started", "store")
+
+    def __init__(self, store: ServerStore, scope: Scope, send: Send) -> None:
+        self.store = store
+        self.scope = scope
+        self.send_downstream = send
+        self.session: Session | None = None
+        self.started = self.failed = False
+
+    async def run(self, app: ASGIApp, receive: Receive) -> None:
+        scope = self.scope
+        scope[STORE_SCOPE_KEY] = self.store
+        try:
+            self.session = await self.store.open(scope.get("headers", ()))
+        except SessionStoreError as exc:
+            self.session = _unreadable(exc)
+        scope["session"] = self.session
+        try:
+            await app(scope, receive, self.send)
+        except SessionStoreError as exc:
+            if self.started:
+                raise
+            logger.error("session store failure: %s; answered 503", exc)
+            await self._unavailable()
+
+    async def send(self, message: Message) -> None:
+        if self.failed:
+            return  # the app's response after a failed write: never sent
+        if message["type"] == "http.response.start":
+            opened = self.session
+            assert opened is not None  # noqa: S101 - set before the app runs
+            session = opened
+            if self.scope.get("session") is not session:
+                session = _adopt_replacement(self.scope, session)
+            if session.loaded:
+                try:
+                    set_cookie = await self.store.commit(session)
+                except SessionStoreError as exc:
+                    logger.error("session store failure: %s; answered 503", exc)
+                    await self._unavailable()
+                    return
+                _add_headers(message, set_cookie, vary=True)
+            session.lock(_AFTER_RESPONSE)
+            self.started = True
+        await self.send_downstream(message)
+
+    async def _unavailable(self) -> None:
+        self.failed = self.started = True
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"retry-after", str(RETRY_AFTER).encode()),
+            (b"content-length", str(len(_UNAVAILABLE_BODY)).encode()),
         ]
-        logger.error(
-            "session keys %s changed in place after the WebSocket was accepted; the change "
-            "could not reach the browser and was lost. Change the session before "
-            "websocket.accept().",
-            ", ".join(repr(k) for k in changed),
+        await self.send_downstream(
+            {"type": "http.response.start", "status": 503, "headers": headers}
         )
+        await self.send_downstream({"type": "http.response.body", "body": _UNAVAILABLE_BODY})
+
+
+class _ServerWebSocket:
+    """A WebSocket on a server-side store: the session stays writable after ``accept`` when
+    the browser holds its id, and what changed is stored when the connection ends."""
+
+    __slots__ = ("accepted", "scope", "send_downstream", "session", "store")
+
+    def __init__(self, store: ServerStore, scope: Scope, send: Send) -> None:
+        self.store = store
+        self.scope = scope
+        self.send_downstream = send
+        self.session: Session | None = None
+        self.accepted = False
+
+    async def run(self, app: ASGIApp, receive: Receive) -> None:
+        scope = self.scope
+        scope[STORE_SCOPE_KEY] = self.store
+        try:
+            session = await self.store.open(scope.get("headers", ()))
+        except SessionStoreError as exc:
+            session = _unreadable(exc)
+        self.session = scope["session"] = session
+        try:
+            await app(scope, receive, self.send)
+        finally:  # WebSocket handlers often end by an exception (a disconnect)
+            if self.accepted and session.loaded and not session.locked:
+                try:
+                    await self.store.commit(session, can_set_cookie=False)
+                except SessionStoreError as exc:
+                    logger.error("session changes after the WebSocket closed were lost: %s", exc)
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        session = self.session
+        assert session is not None  # noqa: S101 - set before the app runs
+        if kind in ("websocket.accept", "websocket.http.response.start"):
+            denial = kind != "websocket.accept"
+            if session.loaded:
+                _add_headers(message, await self.store.commit(session), vary=denial)
+            if denial:
+                session.lock(_AFTER_RESPONSE)
+            elif not self.store.has_record(session):
+                session.lock(_AFTER_ACCEPT)  # a new session's id could not reach the browser
+            self.accepted = not denial
+        await self.send_downstream(message)
+
+
+def _unreadable(error: SessionStoreError) -> Session:
+    """A session whose store could not be read: any use of it raises ``error`` again."""
+
+    def fail(session: Session) -> dict[str, Any]:
+        raise SessionStoreError(str(error))
+
+    return Session.from_store(fail, None)
 
 
 def _merge_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
@@ -294,11 +393,6 @@ def _merge_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
             if b"cookie" not in tokens and b"*" not in tokens:
                 headers[index] = (name, value + b", Cookie")
             return
-
-
-def _largest_keys(session: Session, count: int = 3) -> list[tuple[str, int]]:
-    sizes = [(key, len(SessionCodec.dumps({key: value}))) for key, value in dict.items(session)]
-    return sorted(sizes, key=lambda item: item[1], reverse=True)[:count]
 
 
 def get_session(conn: HTTPConnection) -> Session:
@@ -317,3 +411,18 @@ def get_session(conn: HTTPConnection) -> Session:
         )
     session.mark_accessed()
     return session
+
+
+def get_store(conn: HTTPConnection) -> SessionStore:
+    """The store of the ``SessionMiddleware`` that handled ``conn`` (sharing its connections).
+
+    Raises :class:`SessionNotInstalledError` when no ``SessionMiddleware`` handled it.
+    """
+    store: SessionStore | None = conn.scope.get(STORE_SCOPE_KEY)
+    if store is None:
+        raise SessionNotInstalledError(
+            "the connection was not handled by sessionkit.SessionMiddleware, so it has no "
+            "session store; install it, e.g. "
+            "Starlette(middleware=[SessionSettings.from_config().middleware()])"
+        )
+    return store

@@ -4,8 +4,9 @@
 method sets both (``pop`` and ``setdefault`` only when they change the content), and
 ``Request.session`` marks the session accessed. Two additions serve the middleware:
 
-- lazy loading: the cookie is decoded on first use, so requests that never touch the
-  session pay nothing for it;
+- lazy loading: the store's loader runs on first use, so requests that never touch the
+  session pay nothing for it (see :meth:`Session.lazy`; ``source``, ``origin`` and
+  ``compare_whole`` are the attributes a store's loader reads and sets);
 - locking: once a change can no longer reach the browser (a WebSocket after ``accept``),
   mutating calls raise :class:`~sessionkit.SessionLockedError` instead of losing data;
 - content tracking: the containers handed out are rendered when first handed out, so a
@@ -26,7 +27,7 @@ from pydantic_core import to_json
 from sessionkit.exceptions import SessionLockedError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
 
 __all__ = ["Session"]
 
@@ -37,13 +38,12 @@ class Session(dict[str, Any]):
     # The three attributes every request's session sets are slots (a slot store costs
     # a quarter of the first store into an instance __dict__); the rest are class-level
     # defaults, written to the instance only when they change.
-    __slots__ = ("__dict__", "__weakref__", "_loader", "_locked", "_source")
+    __slots__ = ("__dict__", "__weakref__", "_loader", "_locked", "source")
 
-    # Lazy loading: _loader(session) returns the content; _source is what it reads from
-    # (set whenever _loader is), _origin what it found (for the middleware: the
-    # request's headers, the verified cookie).
+    # Lazy loading: _loader(session) returns the content.
     _loader: Callable[[Session], dict[str, Any]] | None
-    _source: Any
+    #: what the store's loader reads the content from (the request's headers, a record)
+    source: Any
     #: why changes are refused (see lock()), or None
     _locked: str | None
 
@@ -61,7 +61,11 @@ class Session(dict[str, Any]):
     #: cleared in this request: data written after that is a new session (new creation
     #: time for the absolute lifetime), e.g. on login
     renewed: bool = False
-    _origin: Any = None
+    #: :meth:`rotate` was called: the same content under a new id (a new cookie)
+    rotated: bool = False
+    #: what the store's loader found (a verified cookie, a record), for the store to
+    #: compare with when the response starts; ``None`` when nothing was found
+    origin: Any = None
     _bindings: dict[str, _Binding] | None = None
     # Content tracking (see unchanged()): renderings of containers handed out, by key.
     _render: Callable[[Any], bytes] = staticmethod(to_json)
@@ -69,14 +73,25 @@ class Session(dict[str, Any]):
     _exposed: bool = False
     #: set by a loader for small content: rendering all of it once costs less than
     #: rendering each container handed out twice, so hand-outs just mark it exposed
-    _compare_whole: bool = False
+    compare_whole: bool = False
 
     @classmethod
     def lazy(cls, loader: Callable[[], dict[str, Any]]) -> Session:
         """An empty session that fills itself from ``loader()`` on first use."""
-        session = cls()
-        session._loader = _call_source
-        session._source = loader
+        return cls.from_store(_call_source, loader)
+
+    @classmethod
+    def from_store(cls, loader: Callable[[Session], dict[str, Any]], source: object) -> Session:
+        """An empty session that a store fills with ``loader(session)`` on first use.
+
+        ``source`` is kept as :attr:`source` for the loader to read; the loader may set
+        :attr:`origin` and :attr:`compare_whole`. Every request runs this, so it sets the
+        slots itself rather than through ``__new__``.
+        """
+        session = _new_dict(cls)
+        session._loader = loader
+        session.source = source
+        session._locked = None
         return session
 
     def unchanged(self) -> bool:
@@ -104,7 +119,7 @@ class Session(dict[str, Any]):
         scalars cannot change in place, and the call is saved.
         """
         if type(value) in _CONTAINERS and not self.modified:
-            if self._compare_whole:
+            if self.compare_whole:
                 self._exposed = True
                 return value
             snapshots = self._snapshots
@@ -136,6 +151,40 @@ class Session(dict[str, Any]):
         Reading stays possible (a lazy session still loads on first read).
         """
         self._locked = reason
+
+    @property
+    def locked(self) -> bool:
+        """Whether changes are refused (see :meth:`lock`)."""
+        return self._locked is not None
+
+    def rotate(self) -> None:
+        """Keep the content under a new session id, the old one dead at once.
+
+        Call it when the privilege of the session changes (a fixation defence). On the
+        cookie store the session gets a new cookie with a new creation time; on a
+        server-side store a new id, and the old record is deleted.
+        """
+        self.mark_modified()
+        self.rotated = True
+
+    def stored(self, origin: object) -> None:
+        """The store kept the session as it is now, as ``origin``: a later commit (a
+        WebSocket's, at its end) compares with that, and needs no new id."""
+        self.origin = origin
+        self.renewed = self.rotated = False
+
+    def changes(self, before: Mapping[str, bytes]) -> tuple[dict[str, bytes], list[str]]:
+        """The top-level entries that differ from ``before`` (each entry's JSON, as
+        loaded): the changed ones, rendered, and the names of the deleted ones."""
+        self.flush()
+        render = self._render
+        changed = {}
+        for key, value in dict.items(self):
+            rendered = render(value)
+            if before.get(key) != rendered:
+                changed[key] = rendered
+        deleted = [key for key in before if not dict.__contains__(self, key)]
+        return changed, deleted
 
     def bind(self, key: str, value: object, dump: Callable[[], Any], owner: object) -> None:
         """Tie the live object ``value`` to the entry ``key``, as ``dump()`` renders it.
@@ -317,9 +366,13 @@ class Session(dict[str, Any]):
 _CONTAINERS = (dict, list)
 
 
+#: ``Session()`` without its ``__new__``: an empty session whose slots the caller sets.
+_new_dict = dict.__new__
+
+
 def _call_source(session: Session) -> dict[str, Any]:
     """The loader of :meth:`Session.lazy`: the plain loader, kept as the source."""
-    return session._source()  # type: ignore[no-any-return]
+    return session.source()  # type: ignore[no-any-return]
 
 
 class _Absent:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 import warnings
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
@@ -19,12 +21,15 @@ from starlette.datastructures import Secret
 
 from sessionkit._config import DeclaredSettings, split_list, user_stacklevel
 from sessionkit._config import env_var as _env_var
-from sessionkit.exceptions import SessionConfigWarning
+from sessionkit.exceptions import SessionConfigError, SessionConfigWarning
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import AsyncIterator, Mapping
 
+    from redis.asyncio import Redis
     from starlette.middleware import Middleware
+
+    from sessionkit.store import SessionStore
 
 __all__ = ["SessionSettings"]
 
@@ -60,6 +65,11 @@ class SessionSettings(DeclaredSettings):
         "partitioned": "use true or false",
         "compress": "use true or false",
         "read_starlette_cookies": "use true or false",
+        "store": "use one of 'cookie', 'memory' or 'redis'",
+        "redis_url": "give a URL like redis://127.0.0.1:6379/0 (rediss:// for TLS, unix:// "
+        "for a socket)",
+        "redis_cluster": "use true or false",
+        "redis_timeout": "give a number of seconds, e.g. 2 or 0.5",
         "refresh_after": "give a whole number of seconds, or leave it empty for half of max_age",
         "absolute_lifetime": "give a whole number of seconds, or leave it empty for no limit",
     }
@@ -138,6 +148,43 @@ class SessionSettings(DeclaredSettings):
         "code that signs with the same key and itsdangerous's defaults mints such cookies.",
     )
 
+    store: Literal["cookie", "memory", "redis"] = Field(
+        default="cookie",
+        validation_alias="SESSION_STORE",
+        description="Where session data lives: in the signed cookie ('cookie'), or on the "
+        "server with only a signed session id in the cookie: 'redis', or 'memory' (one "
+        "process only, for development and tests).",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="SESSION_REDIS_URL",
+        description="The Redis server of store='redis': redis://, rediss:// (TLS) or "
+        "unix:// URL, e.g. redis://127.0.0.1:6379/0. Kept secret: it may hold a password.",
+    )
+    redis_cluster: bool = Field(
+        default=False,
+        validation_alias="SESSION_REDIS_CLUSTER",
+        description="redis_url names a node of a Redis Cluster.",
+    )
+    redis_prefix: str = Field(
+        default="sessionkit:",
+        validation_alias="SESSION_REDIS_PREFIX",
+        description="The prefix of every Redis key the store writes.",
+    )
+    redis_timeout: float = Field(
+        default=2.0,
+        validation_alias="SESSION_REDIS_TIMEOUT",
+        description="Seconds a Redis connection or command may take before the request is "
+        "answered without its session (503).",
+    )
+    user_key: str | None = Field(
+        default="user_id",
+        validation_alias="SESSION_USER_KEY",
+        description="The session entry that names the signed-in user: server-side stores "
+        "index sessions by it (list_user, revoke_user) and give the session a new id when "
+        "it changes. None: no user index.",
+    )
+
     def config_problems(self) -> list[str]:
         return _problems(self)
 
@@ -157,13 +204,45 @@ class SessionSettings(DeclaredSettings):
         """
         return cls(**dict(sessions_config or {}))
 
-    def middleware(self) -> Middleware:
-        """A ``Middleware`` entry for ``Starlette(middleware=[...])`` or ``FastAPI(...)``."""
+    def middleware(self, *, redis: Redis | None = None) -> Middleware:
+        """A ``Middleware`` entry for ``Starlette(middleware=[...])`` or ``FastAPI(...)``.
+
+        ``redis``: the application's own ``redis.asyncio`` client, whose pool the Redis store
+        then shares (``store`` must be ``"redis"``; ``redis_url`` is not needed).
+        """
         from starlette.middleware import Middleware
 
         from sessionkit.middleware import SessionMiddleware
 
-        return Middleware(SessionMiddleware, settings=self)
+        if redis is None:
+            return Middleware(SessionMiddleware, settings=self)
+        return Middleware(SessionMiddleware, settings=self, redis=redis)
+
+    @asynccontextmanager
+    async def open_store(self, *, redis: Redis | None = None) -> AsyncIterator[SessionStore]:
+        """The Redis store these settings describe, for scripts and admin tasks::
+
+            async with SessionSettings().open_store() as store:
+                await store.revoke_user(42)
+
+        Its connections are closed on exit. The memory store lives inside the app's process,
+        and the cookie store keeps no records, so both are refused here.
+        """
+        from sessionkit._factory import make_store
+
+        if self.store != "redis":
+            raise SessionConfigError(
+                [
+                    f"{_where('store')} is {self.store!r}, but open_store() needs the Redis "
+                    f"store: the {self.store} store's sessions are not reachable from another "
+                    f"process; set SESSION_STORE=redis and SESSION_REDIS_URL"
+                ]
+            )
+        store = make_store(self, redis)
+        try:
+            yield store
+        finally:
+            await store.aclose()
 
     def signing_keys(self) -> list[str]:
         """The current key followed by the fallbacks, unwrapped: for building signers only."""
@@ -190,7 +269,15 @@ class SessionSettings(DeclaredSettings):
             return self.refresh_after
         return None if self.max_age is None else max(self.max_age // 2, 0)
 
-    @field_validator("max_age", "domain", "refresh_after", "absolute_lifetime", mode="before")
+    @field_validator(
+        "max_age",
+        "domain",
+        "refresh_after",
+        "absolute_lifetime",
+        "redis_url",
+        "user_key",
+        mode="before",
+    )
     @classmethod
     def _none_from_text(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().lower() in {"", "none", "null"}:
@@ -237,7 +324,35 @@ def _problems(settings: SessionSettings) -> list[str]:
                 f"{SessionSettings.config_fixes[field]}"
             )
     problems += _cookie_problems(settings)
+    problems += _store_problems(settings)
     return problems
+
+
+def _store_problems(s: SessionSettings) -> list[str]:
+    problems = []
+    if s.redis_url is not None:
+        scheme = urlsplit(s.redis_url.get_secret_value()).scheme  # never echo the URL itself
+        if scheme not in _REDIS_SCHEMES:
+            problems.append(
+                f"{_where('redis_url')} does not start with redis://, rediss:// (TLS) or "
+                f"unix:// (the value is not shown: it may hold a password); "
+                f"{SessionSettings.config_fixes['redis_url']}"
+            )
+    if s.redis_timeout <= 0:
+        problems.append(
+            f"{_where('redis_timeout')} is {s.redis_timeout}, but it must be a positive number "
+            f"of seconds; {SessionSettings.config_fixes['redis_timeout']}"
+        )
+    if s.redis_cluster:
+        problems.append(
+            f"{_where('redis_cluster')} is True, but this version of sessionkit does not "
+            f"support Redis Cluster yet; use a single Redis server (or its replicas through "
+            f"your own client: SessionSettings.middleware(redis=client))"
+        )
+    return problems
+
+
+_REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 
 def _cookie_problems(s: SessionSettings) -> list[str]:
