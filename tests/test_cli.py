@@ -32,7 +32,9 @@ LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A minimal, explicit environment for the subprocess: no variable leaks in."""
-    return {"PATH": os.environ["PATH"], "PYTHONUTF8": "1", **(extra or {})}
+    # PYTHONPATH passes through so a checkout's src/ is what runs (unset in CI).
+    inherited = {name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ}
+    return {"PATH": os.environ["PATH"], "PYTHONUTF8": "1", **inherited, **(extra or {})}
 
 
 def run(

@@ -62,6 +62,7 @@ class SessionSettings(DeclaredSettings):
         "read_starlette_cookies": "use true or false",
         "refresh_after": "give a whole number of seconds, or leave it empty for half of max_age",
         "absolute_lifetime": "give a whole number of seconds, or leave it empty for no limit",
+        "encrypt": "use true or false",
     }
 
     secret_key: SecretStr = Field(
@@ -136,6 +137,13 @@ class SessionSettings(DeclaredSettings):
         description="Accept cookies in Starlette's SessionMiddleware format (re-issued in "
         "sessionkit's on use). Turn it off once max_age has passed since switching: any "
         "code that signs with the same key and itsdangerous's defaults mints such cookies.",
+    )
+    encrypt: bool = Field(
+        default=False,
+        validation_alias="SESSION_ENCRYPT",
+        description="Seal cookie sessions with AES-256-GCM, so that their content cannot be "
+        "read, only their length. Needs the sessionkit[encryption] extra; signed cookies are "
+        "still read, and re-issued sealed.",
     )
 
     def config_problems(self) -> list[str]:
@@ -237,7 +245,36 @@ def _problems(settings: SessionSettings) -> list[str]:
                 f"{SessionSettings.config_fixes[field]}"
             )
     problems += _cookie_problems(settings)
+    if settings.encrypt:
+        problems += _encryption_problems(settings)
     return problems
+
+
+def _encryption_problems(settings: SessionSettings) -> list[str]:
+    problems = []
+    if not _has_cryptography():
+        problems.append(
+            f"{_where('encrypt')} is True, but sealing cookies needs the `cryptography` "
+            f"package: install the extra, pip install 'sessionkit[encryption]', or set "
+            f"encrypt to False"
+        )
+    if settings.compress:
+        problems.append(
+            f"{_where('compress')} and {_where('encrypt')} are both True: compressing before "
+            f"encrypting makes the cookie's length depend on its content, which lets an "
+            f"attacker who can put text in a session guess its secrets from the cookie's "
+            f"length (as CRIME did to TLS); set compress to False"
+        )
+    return problems
+
+
+def _has_cryptography() -> bool:
+    try:
+        import cryptography  # noqa: F401
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _cookie_problems(s: SessionSettings) -> list[str]:
