@@ -20,17 +20,25 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 from itsdangerous import TimestampSigner
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from sessionkit import (
     SessionCodec,
     SessionConfigError,
     SessionSettings,
+    SessionTooLargeError,
     SessionUnreadableError,
 )
 from sessionkit.sealing import AAD_PREFIX, COOKIE_KEY_INFO, SEAL_INFO, SealedCodec, derive_key
 from tests.conftest import KEY, OLD_KEY
 
 if TYPE_CHECKING:
+    from httpx2 import Response
+
     from sessionkit.codec import Decoded
 
 NOW = 1_700_000_000
@@ -320,3 +328,82 @@ def test_encrypt_without_cryptography_names_the_extra(monkeypatch: pytest.Monkey
         SessionSettings(secret_key=KEY, encrypt=True)
     assert "SESSION_ENCRYPT" in str(info.value)
     SessionSettings(secret_key=KEY)  # without encrypt, nothing is needed
+
+
+# --- Through the middleware ------------------------------------------------------------------
+
+
+async def read(request: Request) -> JSONResponse:
+    return JSONResponse(dict(request.session))
+
+
+async def write(request: Request) -> JSONResponse:
+    request.session.update(request.query_params)
+    return JSONResponse(dict(request.session))
+
+
+async def write_big(request: Request) -> PlainTextResponse:
+    request.session["big"] = os.urandom(int(request.query_params["n"])).hex()
+    return PlainTextResponse("stored")
+
+
+def client(**config: Any) -> TestClient:
+    """A TestClient on an app whose sessions are sealed (KEY, encrypt=True, ``config``)."""
+    settings = SessionSettings(secret_key=KEY, encrypt=True, **config)
+    routes = [Route("/read", read), Route("/write", write), Route("/big", write_big)]
+    return TestClient(Starlette(routes=routes, middleware=[settings.middleware()]))
+
+
+def issued(response: Response) -> str:
+    """The value of the session cookie that ``response`` sets."""
+    (header,) = response.headers.get_list("set-cookie")
+    name, _, rest = header.partition("=")
+    assert name == "session"
+    return rest.split(";", 1)[0]
+
+
+def test_middleware_issues_sealed_cookies_and_reads_them_back() -> None:
+    """With encrypt=True the app's cookie is sealed, and the next request reads it."""
+    with client() as http:
+        value = issued(http.get("/write?api_token=tok_live_4f9c2e7a1b"))
+        assert value.startswith("~1")
+        assert "tok_live" not in value
+        response = http.get("/read")
+        assert response.json() == {"api_token": "tok_live_4f9c2e7a1b"}
+        assert "set-cookie" not in response.headers  # read-only, fresh: nothing to re-issue
+
+
+def test_signed_cookie_is_reissued_sealed_on_a_read() -> None:
+    """Turning encryption on: a signed cookie is read, and re-issued sealed even on a read."""
+    signed = SessionCodec([KEY]).encode({"user": "alice"})
+    response = client().get("/read", headers={"cookie": f"session={signed}"})
+    assert response.json() == {"user": "alice"}
+    value = issued(response)
+    assert value.startswith("~1")
+    assert opened(SealedCodec([KEY]).decode(value)).data == {"user": "alice"}
+
+
+def test_cookie_sealed_with_a_fallback_is_resealed_with_the_current_key() -> None:
+    """A cookie sealed with a fallback key is read and re-sealed with the current key."""
+    old = SealedCodec([OLD_KEY]).encode({"user": "alice"})
+    response = client(secret_key_fallbacks=[OLD_KEY]).get(
+        "/read", headers={"cookie": f"session={old}"}
+    )
+    assert response.json() == {"user": "alice"}
+    assert opened(SealedCodec([KEY]).decode(issued(response))).data == {"user": "alice"}
+
+
+@pytest.mark.parametrize(
+    "value", ["~1", "~1" + "A" * 300, SEALED_COOKIE[:-1] + "B", "~1%%%", '"~1AAAA"'], ids=repr
+)
+def test_bad_sealed_cookie_is_an_empty_session(value: str) -> None:
+    """A bad sealed cookie gives the app an empty session and a 200, never a 500."""
+    response = client().get("/read", headers={"cookie": f"session={value}"})
+    assert (response.status_code, response.json()) == (200, {})
+
+
+def test_oversized_sealed_session_raises_a_clear_error() -> None:
+    """A sealed cookie past 4096 bytes raises SessionTooLargeError, never goes out silently."""
+    with pytest.raises(SessionTooLargeError, match=r"over the 4096-byte limit"):
+        client().get("/big?n=1600")  # 3200 bytes of JSON: too large once sealed and base64
+    assert len(issued(client().get("/big?n=1400"))) <= 4096 - len("session=")
