@@ -16,11 +16,13 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from blockbuster import blockbuster_ctx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 from itsdangerous import TimestampSigner
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
@@ -29,6 +31,7 @@ from starlette.testclient import TestClient
 from sessionkit import (
     SessionCodec,
     SessionConfigError,
+    SessionMiddleware,
     SessionSettings,
     SessionTooLargeError,
     SessionUnreadableError,
@@ -408,3 +411,13 @@ def test_oversized_sealed_session_raises_a_clear_error() -> None:
     with pytest.raises(SessionTooLargeError, match=r"over the 4096-byte limit"):
         client().get("/big?n=1600")  # 3200 bytes of JSON: too large once sealed and base64
     assert len(issued(client().get("/big?n=1400"))) <= 4096 - len("session=")
+
+
+def test_lazily_built_sealed_stack_does_not_block_the_loop() -> None:
+    """Built on the first request (on the loop, under blockbuster), sealing blocks nothing."""
+    SessionSettings(secret_key=KEY, encrypt=True)  # as at startup, outside the loop
+    middleware = Middleware(SessionMiddleware, secret_key=KEY, encrypt=True)
+    app = Starlette(routes=[Route("/write", write)], middleware=[middleware])
+    with blockbuster_ctx("sessionkit"):  # flags blocking calls made by sessionkit's code
+        value = issued(TestClient(app).get("/write?a=1"))
+    assert opened(SealedCodec([KEY]).decode(value)).data == {"a": "1"}

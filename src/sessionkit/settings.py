@@ -269,9 +269,12 @@ def _encryption_problems(settings: SessionSettings) -> list[str]:
 
 
 def _has_cryptography() -> bool:
+    """Whether sealing can work; it imports the sealing module now, at startup, so the first
+    request (which may build the middleware, on the event loop) reads no module file."""
     try:
         import cryptography  # noqa: F401
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: F401
+
+        import sessionkit.sealing  # noqa: F401
     except ImportError:
         return False
     return True
