@@ -6,11 +6,13 @@ Each flavor is the same Starlette application with the same routes:
 - ``starlette``: Starlette's own ``SessionMiddleware``;
 - ``sessionkit``: ``sessionkit.SessionMiddleware`` built from ``SessionSettings``;
 - ``minimal`` (in-process timing only): ``minimal.MinimalMiddleware``, the least a lazy
-  session can do on sessionkit's codec, with the same settings and sessionkit's cookies.
+  session can do on sessionkit's codec, with the same settings and sessionkit's cookies;
+- ``sealed`` (in-process timing only): sessionkit with ``encrypt=True``, its cookies sealed
+  with AES-256-GCM (``sessionkit.sealing``) instead of only signed.
 
-All middlewares get the same strong secret key. Starlette's and sessionkit's cookies are
-made by that middleware itself (a request that writes the session, its ``Set-Cookie``
-captured), so each reads its own format.
+All middlewares get the same strong secret key. Starlette's and sessionkit's cookies
+(signed and sealed) are made by that middleware itself (a request that writes the session,
+its ``Set-Cookie`` captured), so each reads its own format.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ from .minimal import MinimalMiddleware
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-Flavor = Literal["bare", "starlette", "sessionkit", "minimal"]
+Flavor = Literal["bare", "starlette", "sessionkit", "minimal", "sealed"]
 #: The apps of every table: the baseline and the two middlewares compared.
 FLAVORS: tuple[Flavor, ...] = ("bare", "starlette", "sessionkit")
-#: The in-process timing adds the minimal middleware on sessionkit's codec.
-IN_PROCESS_FLAVORS: tuple[Flavor, ...] = (*FLAVORS, "minimal")
+#: The in-process timing adds the minimal middleware on sessionkit's codec, and sealed cookies.
+IN_PROCESS_FLAVORS: tuple[Flavor, ...] = (*FLAVORS, "minimal", "sealed")
 #: The middlewares that write their own cookies (the minimal one reads sessionkit's).
-MIDDLEWARES: tuple[Flavor, ...] = ("starlette", "sessionkit")
+MIDDLEWARES: tuple[Flavor, ...] = ("starlette", "sessionkit", "sealed")
 #: Which cookie a request carries: none, a valid ~100 B or 2.5 KB one, or a tampered one.
 CookieKind = Literal["none", "small", "large", "tampered"]
 
@@ -69,7 +71,7 @@ ANONYMOUS = "anonymous"
 def build_app(flavor: Flavor, secret_key: str) -> Starlette:
     """The benchmark application, with the session middleware of ``flavor``."""
     bare = flavor == "bare"
-    typed = flavor == "sessionkit"
+    typed = flavor in ("sessionkit", "sealed")
 
     async def untouched(request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -134,19 +136,20 @@ def build_app(flavor: Flavor, secret_key: str) -> Starlette:
 
 
 def middleware_for(flavor: Flavor, secret_key: str) -> list[Middleware]:
-    """The middleware list of ``flavor``: nothing, Starlette's, sessionkit's, or the minimal."""
+    """The middleware list of ``flavor``: nothing, Starlette's, sessionkit's (signed or
+    sealed), or the minimal."""
     if flavor == "bare":
         return []
     if flavor == "starlette":
         return [Middleware(StarletteSessionMiddleware, secret_key=secret_key)]
     if flavor == "minimal":
         return [Middleware(MinimalMiddleware, settings=settings_for(secret_key))]
-    return [settings_for(secret_key).middleware()]
+    return [settings_for(secret_key, encrypt=flavor == "sealed").middleware()]
 
 
-def settings_for(secret_key: str) -> SessionSettings:
+def settings_for(secret_key: str, *, encrypt: bool = False) -> SessionSettings:
     """sessionkit's settings: Starlette's defaults (14-day ``max_age``, ``lax``)."""
-    return SessionSettings.from_config({"secret_key": secret_key})
+    return SessionSettings.from_config({"secret_key": secret_key, "encrypt": encrypt})
 
 
 def tamper(cookie: str) -> str:

@@ -1,4 +1,4 @@
-"""In-process ASGI timing: the four flavors interleaved round-robin in one event loop.
+"""In-process ASGI timing: the five flavors interleaved round-robin in one event loop.
 
 Each request is a direct call of the application's ASGI callable with a copy of a
 prebuilt scope and trivial ``receive``/``send``: no test client, no network, so the
@@ -256,7 +256,7 @@ async def calibrate(bench: Bench, batch_seconds: float) -> dict[str, int]:
 async def measure(
     bench: Bench, rounds: int, batch_seconds: float, clock: str = "wall", warmup: int = 1
 ) -> Timings:
-    """Round-robin: each round runs every scenario on the four flavors in rotated order."""
+    """Round-robin: each round runs every scenario on the five flavors in rotated order."""
     batch = await calibrate(bench, batch_seconds)
     timer = CLOCKS[clock]
     samples: dict[tuple[str, Flavor], list[float]] = {

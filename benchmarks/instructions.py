@@ -10,7 +10,8 @@ these apps, whose ``receive`` and ``send`` return at once), so no event loop is 
 
 Run ``python -m benchmarks.instructions`` (needs Debian's ``valgrind``; about 20 s per pair,
 two pairs at a time). Overheads and ratios are over the bare app, as in the timed suite;
-the minimal middleware on sessionkit's codec (``minimal.py``) is counted too.
+the minimal middleware on sessionkit's codec (``minimal.py``) and sealed cookies
+(``encrypt=True``) are counted too.
 """
 
 from __future__ import annotations
@@ -88,8 +89,8 @@ def report(keys: list[str]) -> str:
         counts = dict(zip(pairs, pool.map(lambda pair: count(*pair), pairs), strict=True))
     lines = [
         "| scenario | bare | Starlette overhead | sessionkit overhead | ratio | target "
-        "| minimal overhead | minimal ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| minimal overhead | minimal ratio | sealed overhead | sealed ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for scenario in SCENARIOS:
         if scenario.key not in keys:
@@ -98,9 +99,11 @@ def report(keys: list[str]) -> str:
         theirs = counts[scenario.key, "starlette"] - bare
         ours = counts[scenario.key, "sessionkit"] - bare
         least = counts[scenario.key, "minimal"] - bare
+        sealed = counts[scenario.key, "sealed"] - bare
         lines.append(
             f"| {scenario.label} | {bare:,} | {theirs:,} | {ours:,} | {ours / theirs:.2f} "
-            f"| {scenario.limit} | {least:,} | {least / theirs:.2f} |"
+            f"| {scenario.limit} | {least:,} | {least / theirs:.2f} "
+            f"| {sealed:,} | {sealed / theirs:.2f} |"
         )
     return "\n".join(lines)
 

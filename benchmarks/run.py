@@ -97,7 +97,7 @@ def render(
     sizes = "; ".join(
         f"{flavor}: {len(str(bench.cookies[flavor, 'small']))} B and "
         f"{len(str(bench.cookies[flavor, 'large']))} B"
-        for flavor in ("starlette", "sessionkit")
+        for flavor in ("starlette", "sessionkit", "sealed")
     )
     sections = [
         "# sessionkit benchmark results",
@@ -105,7 +105,8 @@ def render(
         "## Machine and versions\n\n" + report.machine(command),
         "## Targets\n\n" + report.targets_table(found),
         "## Per request, in process (µs, medians)\n\n"
-        f"{timings.rounds} rounds, the four apps (the minimal one below) interleaved "
+        f"{timings.rounds} rounds, the five apps (the minimal and sealed ones below) "
+        "interleaved "
         "round-robin in each; "
         f"requests per batch: {batches}. Cookie values (small and large), each written by "
         f"its middleware: {sizes}. Clock: {clock}. Overhead = app - bare, paired per round "
@@ -119,6 +120,11 @@ def render(
         "alone costs in a request; sessionkit minus minimal (paired per round) is what "
         "sessionkit's features and structure cost on top. Same rounds as above.\n\n"
         + report.minimal_table(timings),
+        "## Sealed cookies: `encrypt=True`\n\n"
+        "sessionkit with `encrypt=True`: cookies sealed with AES-256-GCM under a per-cookie "
+        "key (`sessionkit.sealing`), from the same rounds as above. Sealed ratio = its "
+        "overhead / Starlette's; sealed - signed (paired per round) is what encryption costs "
+        "over sessionkit's signed cookies.\n\n" + report.sealed_table(timings),
         f"## Floor: the codec's parts alone (µs per call, medians of {floor.rounds} rounds)\n\n"
         + report.floor_table(floor, timings),
     ]

@@ -1,7 +1,8 @@
 """The benchmark suite's apps behave as its report says, so its numbers compare like with like.
 
 ``benchmarks.inprocess.check`` runs every scenario once on every flavor (bare, Starlette's
-middleware, sessionkit, the minimal middleware on sessionkit's cookie format), asserting the
+middleware, sessionkit, the minimal middleware on sessionkit's cookie format, sessionkit
+with sealed cookies), asserting the
 body and whether ``Set-Cookie`` is sent. The minimal middleware is a yardstick only if it
 does the same verification as sessionkit, so its inline decoder is compared with
 ``SessionCodec.decode`` on good and bad cookies of every kind.
@@ -25,6 +26,7 @@ from itsdangerous import TimestampSigner
 from sessionkit import SessionSettings
 from sessionkit.codec import SessionCodec
 from sessionkit.cookies import read_cookies
+from sessionkit.sealing import SealedCodec
 
 if TYPE_CHECKING:
     from benchmarks.apps import Flavor
@@ -138,7 +140,7 @@ def test_the_minimal_middleware_and_sessionkit_read_each_others_cookies() -> Non
     assert after.created_at == before.created_at
 
 
-@pytest.mark.parametrize("flavor", ["minimal", "sessionkit"])
+@pytest.mark.parametrize("flavor", ["minimal", "sessionkit", "sealed"])
 def test_untouched_requests_never_decode(flavor: Flavor, monkeypatch: pytest.MonkeyPatch) -> None:
     bench = asyncio.run(prepare(secrets.token_urlsafe(32)))
 
@@ -146,6 +148,7 @@ def test_untouched_requests_never_decode(flavor: Flavor, monkeypatch: pytest.Mon
         raise AssertionError("decoded a cookie the app never used")
 
     monkeypatch.setattr(SessionCodec, "decode", refuse)
+    monkeypatch.setattr(SealedCodec, "decode", refuse)
     monkeypatch.setattr(MinimalMiddleware, "load_into", refuse)
     reply = asyncio.run(call(bench.apps[flavor], bench.scopes["untouched_large", flavor]))
     assert reply.status == 200

@@ -19,6 +19,7 @@ import pytest
 from itsdangerous import TimestampSigner
 
 from sessionkit import SessionCodec, SessionSettings
+from sessionkit.sealing import SealedCodec
 from tests.conftest import KEY, OLD_KEY
 
 if TYPE_CHECKING:
@@ -32,7 +33,9 @@ LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A minimal, explicit environment for the subprocess: no variable leaks in."""
-    return {"PATH": os.environ["PATH"], "PYTHONUTF8": "1", **(extra or {})}
+    # PYTHONPATH passes through so a checkout's src/ is what runs (unset in CI).
+    inherited = {name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ}
+    return {"PATH": os.environ["PATH"], "PYTHONUTF8": "1", **inherited, **(extra or {})}
 
 
 def run(
@@ -394,3 +397,81 @@ def wait_for(url: str, process: subprocess.Popen[str], timeout: float = 20) -> s
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.1)
     pytest.fail(f"the demo server did not answer {url} within {timeout} seconds")
+
+
+# --- sealed cookies (encrypt=True) ---------------------------------------------------------
+
+
+def sealed_cookie(data: dict[str, object], *, key: str = KEY, age: float = 0) -> str:
+    """A sealed cookie holding ``data``, sealed with ``key`` ``age`` seconds ago."""
+    return SealedCodec([key], clock=lambda: time.time() - age).encode(data)
+
+
+ENCRYPTED = {"SECRET_KEY": KEY, "SESSION_ENCRYPT": "true"}
+
+
+def test_decode_opens_a_sealed_cookie() -> None:
+    """With SESSION_ENCRYPT=true, decode opens a sealed cookie and says it was sealed."""
+    result = run("decode", sealed_cookie({"name": "Zoë"}), env=ENCRYPTED)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"name": "Zoë"}
+    assert "valid: sealed with the current key" in result.stderr
+
+
+def test_decode_opens_a_cookie_sealed_with_a_fallback_key() -> None:
+    """A cookie sealed with a key in SECRET_KEY_FALLBACKS opens, noted as an old key."""
+    env = {**ENCRYPTED, "SECRET_KEY_FALLBACKS": OLD_KEY}
+    result = run("decode", sealed_cookie({"n": 1}, key=OLD_KEY), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "sealed with an old key" in result.stderr
+
+
+def test_decode_with_encryption_reads_a_signed_cookie_as_due_for_sealing() -> None:
+    """With encryption on, a signed cookie decodes, marked as re-issued sealed on use."""
+    result = run("decode", cookie({"n": 1}), env=ENCRYPTED)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"n": 1}
+    assert "not sealed: the app re-issues it sealed" in result.stderr
+
+
+def test_decode_reports_an_expired_sealed_cookie() -> None:
+    """A sealed cookie older than max_age exits 1 saying it expired."""
+    env = {**ENCRYPTED, "SESSION_MAX_AGE": "60"}
+    result = run("decode", sealed_cookie({"n": 1}, age=3600), env=env)
+    assert result.returncode == 1
+    assert "expired" in result.stderr
+    assert "SESSION_MAX_AGE" in result.stderr
+
+
+def test_decode_rejects_a_tampered_sealed_cookie() -> None:
+    """A changed sealed cookie exits 1 as one that cannot be opened, no traceback."""
+    value = sealed_cookie({"admin": False})
+    forged = value[:20] + ("A" if value[20] != "A" else "B") + value[21:]
+    result = run("decode", forged, env=ENCRYPTED)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "cannot be opened" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_decode_of_a_sealed_cookie_without_encryption_names_the_setting() -> None:
+    """A sealed cookie while encryption is off exits 1 naming SESSION_ENCRYPT."""
+    result = run("decode", sealed_cookie({"n": 1}), env={"SECRET_KEY": KEY})
+    assert result.returncode == 1
+    assert "sealed (encrypted) cookie" in result.stderr
+    assert "SESSION_ENCRYPT" in result.stderr
+
+
+def test_check_shows_encryption_on() -> None:
+    """check lists encrypt with its variable and value."""
+    result = run("check", env=ENCRYPTED)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^  encrypt +SESSION_ENCRYPT +True$", result.stdout, re.M)
+
+
+def test_check_refuses_compression_with_encryption() -> None:
+    """check exits 1 when compress and encrypt are both on, naming both variables."""
+    result = run("check", env={**ENCRYPTED, "SESSION_COMPRESS": "true"})
+    assert result.returncode == 1
+    assert "SESSION_COMPRESS" in result.stderr
+    assert "SESSION_ENCRYPT" in result.stderr

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from sessionkit._config import env_var as config_env_var
 from sessionkit._factory import make_store
-from sessionkit.codec import Decoded, SessionCodec
+from sessionkit.codec import SEALED_PREFIX, Decoded, SessionCodec
 from sessionkit.csrf import CSRFSettings
 from sessionkit.exceptions import SessionConfigError
 from sessionkit.settings import SessionSettings, env_var
@@ -164,7 +164,7 @@ def decode_cookie(args: argparse.Namespace) -> int:
         _error(f"the cookie was rejected: {_why_rejected(cookie, settings)} ({used})")
         return 1
     print(json.dumps(decoded.data, indent=2, ensure_ascii=False))
-    print(f"{_describe_valid(decoded, settings)} ({used})", file=sys.stderr)
+    print(f"{_describe_valid(decoded, cookie, settings)} ({used})", file=sys.stderr)
     return 0
 
 
@@ -262,11 +262,10 @@ def _cookie_value(text: str, settings: SessionSettings) -> str:
 
 def _why_rejected(cookie: str, settings: SessionSettings) -> str:
     """Why ``cookie`` gives no session: expired (and how), malformed, or a bad signature."""
-    lenient = SessionCodec(  # no max_age, no absolute lifetime
-        settings.signing_keys(),
-        cookie_name=settings.session_cookie,
-        read_starlette_cookies=settings.read_starlette_cookies,
-    )
+    with warnings.catch_warnings():  # printed once already, when the settings were read
+        warnings.simplefilter("ignore")
+        unlimited = settings.model_copy(update={"max_age": None, "absolute_lifetime": None})
+    lenient = SessionCodec.from_settings(unlimited)  # the app's codec, without lifetimes
     decoded = lenient.decode(cookie)
     now = time.time()
     if decoded is not None:
@@ -280,6 +279,8 @@ def _why_rejected(cookie: str, settings: SessionSettings) -> str:
             f"expired: it was signed {_when(decoded.signed_at)}, and max_age "
             f"({env_var('max_age')}) is {settings.max_age} seconds"
         )
+    if cookie.startswith(SEALED_PREFIX):
+        return _why_not_opened(settings)
     if cookie.count(".") < 2:
         return (
             "malformed: this is not a session cookie value (sessionkit's "
@@ -298,9 +299,29 @@ def _why_rejected(cookie: str, settings: SessionSettings) -> str:
     )
 
 
-def _describe_valid(decoded: Decoded, settings: SessionSettings) -> str:
-    key = "an old key or in Starlette's format" if decoded.stale else "the current key"
-    text = f"valid: signed with {key} {_when(decoded.signed_at)}"
+def _why_not_opened(settings: SessionSettings) -> str:
+    """Why a sealed cookie gives no session, once it is known not to be expired."""
+    if not settings.encrypt:
+        return (
+            f"it is a sealed (encrypted) cookie, and encrypt ({env_var('encrypt')}) is off: "
+            "set it to true to open sealed cookies"
+        )
+    return (
+        "cannot be opened: it was not sealed with SECRET_KEY or a key in SECRET_KEY_FALLBACKS "
+        f"for the cookie name {settings.session_cookie!r} (it was tampered with, truncated, "
+        "sealed with another key or for another cookie name)"
+    )
+
+
+def _describe_valid(decoded: Decoded, cookie: str, settings: SessionSettings) -> str:
+    sealed = cookie.startswith(SEALED_PREFIX)
+    if decoded.stale:
+        key = "an old key" if sealed else "an old key or in Starlette's format"
+    else:
+        key = "the current key"
+    if settings.encrypt and not sealed:
+        key += " (not sealed: the app re-issues it sealed)"
+    text = f"valid: {'sealed' if sealed else 'signed'} with {key} {_when(decoded.signed_at)}"
     if settings.max_age is not None:
         text += f"; it expires {_when(decoded.signed_at + settings.max_age)}"
     return text

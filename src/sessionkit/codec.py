@@ -15,6 +15,9 @@ apart by the signature's length, so applications migrate without logging anyone 
 base64 is decoded strictly, and they can be refused altogether (``read_starlette_cookies``):
 any code that signs with the same key and ``TimestampSigner``'s defaults mints them.
 
+With ``encrypt=True`` cookies are sealed instead (:mod:`sessionkit.sealing`): their values
+start with :data:`SEALED_PREFIX`, which no signed cookie does.
+
 Every session is checked against the reader's limits when it is written, so nothing is
 written that the next request would drop (:class:`~sessionkit.SessionUnreadableError`).
 """
@@ -43,13 +46,14 @@ if TYPE_CHECKING:
 
     from sessionkit.settings import SessionSettings
 
-__all__ = ["Decoded", "IdCodec", "SessionCodec", "VerifiedId"]
+__all__ = ["SEALED_PREFIX", "Decoded", "IdCodec", "SessionCodec", "VerifiedId", "lifetime_problem"]
 
 logger: logging.Logger = logging.getLogger("sessionkit")
 
 SALT = b"sessionkit.session"  #: followed by b":" and the cookie's name
 _SIGNATURE_LENGTH = 43  # URL-safe base64 of a SHA-256 digest, unpadded
 _LEGACY_SIGNATURE_LENGTH = 27  # the same for SHA-1: Starlette's SessionMiddleware
+SEALED_PREFIX = "~1"  #: starts every sealed cookie value: ``~`` is outside base64url and not ``.``
 _CLOCK_SKEW = 60  # seconds a signature may seem to come from the future (servers' clocks)
 
 
@@ -184,7 +188,18 @@ class SessionCodec:
 
     @classmethod
     def from_settings(cls, settings: SessionSettings) -> SessionCodec:
-        """The codec for ``settings``: its keys, cookie name, ``max_age`` and lifetime options."""
+        """The codec for ``settings``: its keys, cookie name, ``max_age`` and lifetime options;
+        a :class:`~sessionkit.sealing.SealedCodec` when ``settings.encrypt`` is on."""
+        if settings.encrypt:
+            from sessionkit.sealing import SealedCodec
+
+            return SealedCodec(
+                settings.signing_keys(),
+                cookie_name=settings.session_cookie,
+                max_age=settings.max_age,
+                absolute_lifetime=settings.absolute_lifetime,
+                read_starlette_cookies=settings.read_starlette_cookies,
+            )
         return cls(
             settings.signing_keys(),
             cookie_name=settings.session_cookie,
@@ -251,19 +266,18 @@ class SessionCodec:
                 return self._reject("bad signature")
             value, _, timestamp = body.rpartition(b".")
             signed_at = _b64decode_int(timestamp)
-            now = self.clock()
-            if self.max_age is not None and now - signed_at > self.max_age:
-                return self._reject("expired")
-            if signed_at - now > _CLOCK_SKEW:
-                return self._reject("signed in the future")
             if legacy:
-                payload, created_at = base64.b64decode(value, validate=True), signed_at
+                packed, created_at = value, signed_at
             else:
                 packed, _, created = value.rpartition(b".")
-                payload = _inflate(packed[1:]) if packed[:1] == b"." else _b64decode(packed)
                 created_at = _b64decode_int(created)
-            if self.absolute_lifetime is not None and now - created_at > self.absolute_lifetime:
-                return self._reject("past its absolute lifetime")
+            problem = lifetime_problem(self, signed_at, created_at)
+            if problem is not None:
+                return self._reject(problem)
+            if legacy:
+                payload = base64.b64decode(packed, validate=True)
+            else:
+                payload = _inflate(packed[1:]) if packed[:1] == b"." else _b64decode(packed)
             data = from_json(payload)
             if type(data) is not dict:
                 return self._reject("not a JSON object")
@@ -278,6 +292,22 @@ class SessionCodec:
     def _reject(reason: str) -> None:
         logger.debug("session cookie rejected: %s", reason)
         return None
+
+
+def lifetime_problem(codec: SessionCodec, signed_at: int, created_at: int) -> str | None:
+    """Why a cookie signed (or sealed) at ``signed_at`` for a session first issued at
+    ``created_at`` is no longer valid under ``codec``'s lifetimes and clock; ``None`` if it is.
+
+    Every cookie format checks its authenticated times here, so the rules are one.
+    """
+    now = codec.clock()
+    if codec.max_age is not None and now - signed_at > codec.max_age:
+        return "expired"
+    if signed_at - now > _CLOCK_SKEW:
+        return "signed in the future"
+    if codec.absolute_lifetime is not None and now - created_at > codec.absolute_lifetime:
+        return "past its absolute lifetime"
+    return None
 
 
 def _inflate(packed: bytes) -> bytes:

@@ -72,6 +72,7 @@ class SessionSettings(DeclaredSettings):
         "redis_timeout": "give a number of seconds, e.g. 2 or 0.5",
         "refresh_after": "give a whole number of seconds, or leave it empty for half of max_age",
         "absolute_lifetime": "give a whole number of seconds, or leave it empty for no limit",
+        "encrypt": "use true or false",
     }
 
     secret_key: SecretStr = Field(
@@ -146,6 +147,13 @@ class SessionSettings(DeclaredSettings):
         description="Accept cookies in Starlette's SessionMiddleware format (re-issued in "
         "sessionkit's on use). Turn it off once max_age has passed since switching: any "
         "code that signs with the same key and itsdangerous's defaults mints such cookies.",
+    )
+    encrypt: bool = Field(
+        default=False,
+        validation_alias="SESSION_ENCRYPT",
+        description="Seal cookie sessions with AES-256-GCM, so that their content cannot be "
+        "read, only their length. Needs the sessionkit[encryption] extra; signed cookies are "
+        "still read, and re-issued sealed.",
     )
 
     store: Literal["cookie", "memory", "redis"] = Field(
@@ -325,6 +333,26 @@ def _problems(settings: SessionSettings) -> list[str]:
             )
     problems += _cookie_problems(settings)
     problems += _store_problems(settings)
+    if settings.encrypt:
+        problems += _encryption_problems(settings)
+    return problems
+
+
+def _encryption_problems(settings: SessionSettings) -> list[str]:
+    problems = []
+    if not _has_cryptography():
+        problems.append(
+            f"{_where('encrypt')} is True, but sealing cookies needs the `cryptography` "
+            f"package: install the extra, pip install 'sessionkit[encryption]', or set "
+            f"encrypt to False"
+        )
+    if settings.compress:
+        problems.append(
+            f"{_where('compress')} and {_where('encrypt')} are both True: compressing before "
+            f"encrypting makes the cookie's length depend on its content, which lets an "
+            f"attacker who can put text in a session guess its secrets from the cookie's "
+            f"length (as CRIME did to TLS); set compress to False"
+        )
     return problems
 
 
@@ -353,6 +381,18 @@ def _store_problems(s: SessionSettings) -> list[str]:
 
 
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+
+
+def _has_cryptography() -> bool:
+    """Whether sealing can work; it imports the sealing module now, at startup, so the first
+    request (which may build the middleware, on the event loop) reads no module file."""
+    try:
+        import cryptography  # noqa: F401
+
+        import sessionkit.sealing  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _cookie_problems(s: SessionSettings) -> list[str]:
