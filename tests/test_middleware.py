@@ -1116,6 +1116,34 @@ def test_clear_then_the_same_data_reissues_with_a_new_creation_time(key: str) ->
     assert client.get("/whoami").text == "ada"
 
 
+def test_rotate_on_the_cookie_store_issues_a_new_cookie_with_a_new_creation_time(key: str) -> None:
+    """session.rotate() re-issues the same content with a new creation time."""
+    now = [1_000_000.0]
+
+    async def rotate(request: Request) -> PlainTextResponse:
+        get_session(request).rotate()
+        return PlainTextResponse("ok")
+
+    async def login(request: Request) -> PlainTextResponse:
+        request.session["user"] = "ada"
+        return PlainTextResponse("ok")
+
+    inner = Starlette(routes=[Route("/login", login), Route("/rotate", rotate)])
+    middleware = SessionMiddleware(inner, settings=SessionSettings(secret_key=key))
+    middleware.codec.clock = lambda: now[0]
+    client = TestClient(middleware)
+    client.get("/login")
+    first = middleware.codec.decode(client.cookies["session"])
+    now[0] += 60
+    response = client.get("/rotate")
+    assert len(set_cookies(response)) == 1
+    second = middleware.codec.decode(client.cookies["session"])
+    assert first is not None
+    assert second is not None
+    assert first.data == second.data == {"user": "ada"}
+    assert (first.created_at, second.created_at) == (1_000_000, 1_000_060)
+
+
 def test_starlette_cookies_are_refused_when_configured() -> None:
     """read_starlette_cookies=False: a Starlette-written cookie with the same key is no session."""
     starlette_cookie = issued(starlette_client().get("/write?user=alice"))

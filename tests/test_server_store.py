@@ -710,3 +710,33 @@ def test_check_reports_a_redis_store_without_url(
     monkeypatch.setenv("SESSION_STORE", "redis")
     assert main(["check"]) == 1
     assert "SESSION_REDIS_URL" in capsys.readouterr().err
+
+
+def test_get_store_without_the_middleware_raises() -> None:
+    """get_store on a connection no SessionMiddleware handled is a clear error."""
+    from sessionkit import SessionNotInstalledError
+
+    async def store(request: Request) -> PlainTextResponse:
+        get_store(request)
+        return PlainTextResponse("unreachable")
+
+    http = TestClient(Starlette(routes=[Route("/", store)]))
+    with pytest.raises(SessionNotInstalledError, match="SessionMiddleware"):
+        http.get("/")
+
+
+def test_get_store_is_the_middlewares_store(kind: str, redis_or_none: RedisServer | None) -> None:
+    """get_store(request) is the store the middleware keeps sessions in (its connections)."""
+    seen: list[object] = []
+
+    async def store(request: Request) -> PlainTextResponse:
+        seen.append(get_store(request))
+        return PlainTextResponse("ok")
+
+    middleware = SessionMiddleware(
+        Starlette(routes=[Route("/", store)]), settings=settings_for(kind, redis_or_none)
+    )
+    with TestClient(middleware) as http:
+        http.get("/")
+        http.get("/")
+    assert seen == [middleware.store, middleware.store]

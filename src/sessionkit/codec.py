@@ -294,7 +294,7 @@ class SessionCodec:
         return None
 
 
-def lifetime_problem(codec: SessionCodec, signed_at: int, created_at: int) -> str | None:
+def lifetime_problem(codec: SessionCodec | IdCodec, signed_at: int, created_at: int) -> str | None:
     """Why a cookie signed (or sealed) at ``signed_at`` for a session first issued at
     ``created_at`` is no longer valid under ``codec``'s lifetimes and clock; ``None`` if it is.
 
@@ -380,6 +380,7 @@ class IdCodec:
         if not keys:
             raise ValueError("IdCodec needs at least one key")
         self.max_age = max_age
+        self.absolute_lifetime: int | None = None  # the store enforces a session's own
         self.clock = clock
         salt = ID_SALT + b":" + cookie_name.encode("latin-1")
         now = self._now
@@ -413,10 +414,7 @@ class IdCodec:
             else:
                 return None
             signed_at = _b64decode_int(timestamp)
-            now = self.clock()
-            if self.max_age is not None and now - signed_at > self.max_age:
-                return None
-            if signed_at - now > _CLOCK_SKEW:
+            if lifetime_problem(self, signed_at, signed_at) is not None:
                 return None
             return VerifiedId(session_id.decode("ascii"), signed_at, signer is not self._signers[0])
         except Exception:  # the trust boundary: whatever a client sends is "no id"

@@ -50,7 +50,7 @@ class CookieStore(SessionStore):
 
     def session(self, headers: Iterable[tuple[bytes, bytes]]) -> Session:
         """The lazy session of a request with these headers: decoded on first use."""
-        return Session.from_store(self.load, headers)
+        return Session.from_store(self.load, headers, self)
 
     def load(self, session: Session) -> dict[str, Any]:
         """The loader of every session: the first cookie of our name that verifies.

@@ -47,9 +47,6 @@ __all__ = ["SessionMiddleware", "get_session", "get_store"]
 
 logger: logging.Logger = logging.getLogger("sessionkit")
 
-#: Where the middleware leaves its store in the scope, for :func:`get_store`.
-STORE_SCOPE_KEY = "sessionkit.store"
-
 _AFTER_RESPONSE = (
     "the response has already started, so a session change can no longer reach the "
     "browser; change the session before returning the response"
@@ -122,8 +119,9 @@ class SessionMiddleware:
         # (so the request's objects are freed by reference counting, never by the GC).
         # The cookie is read from the headers as the request reached this middleware (as
         # Starlette's does), even if an inner app replaces scope["headers"] later.
-        session = scope["session"] = Session.from_store(self._loader, scope.get("headers", ()))
-        scope[STORE_SCOPE_KEY] = cookies = self._cookies
+        cookies = self._cookies
+        session = Session.from_store(self._loader, scope.get("headers", ()), cookies)
+        scope["session"] = session
 
         # A plain function that returns the downstream send's awaitable: ASGI's send is
         # any callable returning an awaitable, and the app's "await send(message)" then
@@ -138,7 +136,7 @@ class SessionMiddleware:
                     used = _adopt_replacement(scope, used)
                 if used.loaded:
                     _add_headers(message, cookies.set_cookie_header(used), vary=True)
-                used.lock(_AFTER_RESPONSE)
+                used.locked = _AFTER_RESPONSE
             return send(message)
 
         await self.app(scope, receive, send_http)
@@ -210,6 +208,7 @@ def _adopt_replacement(scope: Scope, session: Session) -> Session:
     adopted = Session(replacement if isinstance(replacement, Mapping) else {})
     adopted.accessed = adopted.modified = True
     adopted.origin = session.origin
+    adopted.store = session.store
     scope["session"] = adopted
     return adopted
 
@@ -225,7 +224,6 @@ class _CookieWebSocket:
         self.send_downstream = send
         self.snapshot: bytes | None = None
         self.session = scope["session"] = store.session(scope.get("headers", ()))
-        scope[STORE_SCOPE_KEY] = store
 
     async def run(self, app: ASGIApp, receive: Receive) -> None:
         try:
@@ -282,11 +280,10 @@ class _ServerHTTP:
 
     async def run(self, app: ASGIApp, receive: Receive) -> None:
         scope = self.scope
-        scope[STORE_SCOPE_KEY] = self.store
         try:
             self.session = await self.store.open(scope.get("headers", ()))
         except SessionStoreError as exc:
-            self.session = _unreadable(exc)
+            self.session = _unreadable(exc, self.store)
         scope["session"] = self.session
         try:
             await app(scope, receive, self.send)
@@ -345,11 +342,10 @@ class _ServerWebSocket:
 
     async def run(self, app: ASGIApp, receive: Receive) -> None:
         scope = self.scope
-        scope[STORE_SCOPE_KEY] = self.store
         try:
             session = await self.store.open(scope.get("headers", ()))
         except SessionStoreError as exc:
-            session = _unreadable(exc)
+            session = _unreadable(exc, self.store)
         self.session = scope["session"] = session
         try:
             await app(scope, receive, self.send)
@@ -376,13 +372,13 @@ class _ServerWebSocket:
         await self.send_downstream(message)
 
 
-def _unreadable(error: SessionStoreError) -> Session:
+def _unreadable(error: SessionStoreError, store: ServerStore) -> Session:
     """A session whose store could not be read: any use of it raises ``error`` again."""
 
     def fail(session: Session) -> dict[str, Any]:
         raise SessionStoreError(str(error))
 
-    return Session.from_store(fail, None)
+    return Session.from_store(fail, None, store)
 
 
 def _merge_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
@@ -418,7 +414,8 @@ def get_store(conn: HTTPConnection) -> SessionStore:
 
     Raises :class:`SessionNotInstalledError` when no ``SessionMiddleware`` handled it.
     """
-    store: SessionStore | None = conn.scope.get(STORE_SCOPE_KEY)
+    session = conn.scope.get("session")
+    store: SessionStore | None = session.store if isinstance(session, Session) else None
     if store is None:
         raise SessionNotInstalledError(
             "the connection was not handled by sessionkit.SessionMiddleware, so it has no "

@@ -196,8 +196,9 @@ class ServerStore(SessionStore):
             if verified is not None:
                 handle = handle_of(verified.id)
                 fields = await self.backend.find(handle, self._now_ms(), self.idle_ms)
-                return Session.from_store(self._load_record, _Record(verified, handle, fields))
-        return Session.from_store(self._load_cookie, values)
+                record = _Record(verified, handle, fields)
+                return Session.from_store(self._load_record, record, self)
+        return Session.from_store(self._load_cookie, values, self)
 
     def _load_record(self, session: Session) -> dict[str, Any]:
         record: _Record = session.source

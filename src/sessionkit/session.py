@@ -38,21 +38,27 @@ class Session(dict[str, Any]):
     # The three attributes every request's session sets are slots (a slot store costs
     # a quarter of the first store into an instance __dict__); the rest are class-level
     # defaults, written to the instance only when they change.
-    __slots__ = ("__dict__", "__weakref__", "_loader", "_locked", "source")
+    __slots__ = ("__dict__", "__weakref__", "_loader", "loaded", "locked", "source", "store")
 
     # Lazy loading: _loader(session) returns the content.
     _loader: Callable[[Session], dict[str, Any]] | None
+    #: whether the content is known: the session was used, or was never lazy (read-only)
+    loaded: bool
+    #: why changes are refused (see :meth:`lock`), or ``None`` while they are accepted
+    locked: str | None
     #: what the store's loader reads the content from (the request's headers, a record)
     source: Any
-    #: why changes are refused (see lock()), or None
-    _locked: str | None
+    #: the store that keeps this session (:func:`~sessionkit.get_store`), if any
+    store: Any
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Session:
         # The slots' defaults, set before anything else runs: dict.__init__ fills the
         # content afterwards, and unpickling sets items before it restores any state.
         session = dict.__new__(cls)
         session._loader = None
-        session._locked = None
+        session.loaded = True
+        session.locked = None
+        session.store = None
         return session
 
     # Class-level defaults: creating a session writes none of them.
@@ -78,11 +84,13 @@ class Session(dict[str, Any]):
     @classmethod
     def lazy(cls, loader: Callable[[], dict[str, Any]]) -> Session:
         """An empty session that fills itself from ``loader()`` on first use."""
-        return cls.from_store(_call_source, loader)
+        return cls.from_store(_call_source, loader, None)
 
     @classmethod
-    def from_store(cls, loader: Callable[[Session], dict[str, Any]], source: object) -> Session:
-        """An empty session that a store fills with ``loader(session)`` on first use.
+    def from_store(
+        cls, loader: Callable[[Session], dict[str, Any]], source: object, store: object
+    ) -> Session:
+        """An empty session of ``store`` that it fills with ``loader(session)`` on first use.
 
         ``source`` is kept as :attr:`source` for the loader to read; the loader may set
         :attr:`origin` and :attr:`compare_whole`. Every request runs this, so it sets the
@@ -90,8 +98,10 @@ class Session(dict[str, Any]):
         """
         session = _new_dict(cls)
         session._loader = loader
+        session.loaded = False
+        session.locked = None
         session.source = source
-        session._locked = None
+        session.store = store
         return session
 
     def unchanged(self) -> bool:
@@ -133,16 +143,12 @@ class Session(dict[str, Any]):
         self.load()
         self._exposed = True
 
-    @property
-    def loaded(self) -> bool:
-        """Whether the content is known: the session was used, or was never lazy."""
-        return self._loader is None
-
     def load(self) -> None:
         """Fill a lazy session now (a no-op once loaded)."""
         loader = self._loader
         if loader is not None:
             self._loader = None
+            self.loaded = True
             dict.update(self, loader(self))
 
     def lock(self, reason: str) -> None:
@@ -150,12 +156,7 @@ class Session(dict[str, Any]):
 
         Reading stays possible (a lazy session still loads on first read).
         """
-        self._locked = reason
-
-    @property
-    def locked(self) -> bool:
-        """Whether changes are refused (see :meth:`lock`)."""
-        return self._locked is not None
+        self.locked = reason
 
     def rotate(self) -> None:
         """Keep the content under a new session id, the old one dead at once.
@@ -225,7 +226,7 @@ class Session(dict[str, Any]):
             if rendered != binding.rendered:
                 dict.__setitem__(self, key, rendered)
                 binding.raw = binding.rendered = rendered
-                if self._locked is None:
+                if self.locked is None:
                     self.modified = True
                 else:  # too late to send: make sure a comparison finds the change
                     self._exposed = True
@@ -235,8 +236,8 @@ class Session(dict[str, Any]):
         self.accessed = True
 
     def mark_modified(self) -> None:
-        if self._locked is not None:
-            raise SessionLockedError(self._locked)
+        if self.locked is not None:
+            raise SessionLockedError(self.locked)
         self.load()
         self.accessed = True
         self.modified = True
@@ -343,8 +344,8 @@ class Session(dict[str, Any]):
 
     def popitem(self) -> tuple[str, Any]:
         self.load()
-        if self._locked is not None and super().__len__():
-            raise SessionLockedError(self._locked)
+        if self.locked is not None and super().__len__():
+            raise SessionLockedError(self.locked)
         item = super().popitem()
         self.mark_modified()
         return item
