@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import report
+from . import report, stores
 from .floor import FloorResult, measure_floor
 from .inprocess import Bench, Timings, measure, prepare
 from .profiling import Profile, hot_spots
@@ -54,6 +54,11 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         help="wall: perf_counter_ns (default); cpu: thread CPU time, for a busy machine",
     )
     parser.add_argument("--no-server", action="store_true", help="skip the uvicorn run")
+    parser.add_argument(
+        "--no-redis",
+        action="store_true",
+        help="skip the Redis store run (it needs redis-server and starsessions)",
+    )
     parser.add_argument("--profile", action="store_true", help="add sessionkit's hot spots")
     parser.add_argument("--quick", action="store_true", help="a fast smoke run; noisy numbers")
     parser.add_argument("--results", type=Path, help="also write the report to this file")
@@ -147,6 +152,26 @@ def render(
     return "\n\n".join(sections) + "\n", found
 
 
+def redis_section(secret_key: str, args: argparse.Namespace) -> str:
+    """The Redis store beside starsessions', or why it was not run."""
+    if not stores.redis_available():
+        return "\n## Server-side stores\n\nNot run: it needs redis-server and starsessions.\n"
+    rounds = 3 if args.quick else 15
+    progress(f"Redis stores: {rounds} rounds, redis-server and this process on CPU 0")
+    with stores.pinned_redis() as url:
+        timings = asyncio.run(stores.measure_stores(secret_key, url, rounds, batch=40))
+    return (
+        "\n## Server-side stores: sessionkit's Redis store and starsessions'\n\n"
+        'sessionkit with `store="redis"` beside starsessions\' `RedisStore` with '
+        "`SessionAutoloadMiddleware`, on one real redis-server; both pinned to CPU 0 with this "
+        f"process (see `benchmarks/stores.py`). {timings.rounds} interleaved rounds of "
+        f"{timings.batch} requests; wall-clock µs per request, medians; overhead = app - bare, "
+        "paired per round; ratio = sessionkit's overhead / starsessions'. Commands per request "
+        "from `INFO commandstats` (a script is one round trip; what it ran inside Redis "
+        "follows in parentheses).\n\n" + stores.stores_table(timings) + "\n"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["_serve"]:  # a uvicorn child of the throughput run
@@ -171,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             secret_key, bench.cookies, args.server_rounds, args.server_requests, args.connections
         )
     text, found = render(command, bench, args.clock, timings, floor, throughput, spots)
+    if not args.no_redis:
+        text += redis_section(secret_key, args)
     progress(f"done in {time.perf_counter() - started:.0f} s")
     print(text)
     if args.results is not None:

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from benchmarks.apps import Flavor
     from starlette.types import Receive, Scope, Send
 
+    from tests.redis_server import RedisServer
+
 KEY, OLD_KEY = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
 NOW = time.time()
 MAX_AGE = 14 * 24 * 3600
@@ -187,3 +189,16 @@ def test_the_minimal_cookie_lookup_finds_what_sessionkit_finds(layout: str) -> N
     session._middleware, session._headers, session.created_at = MINIMAL, headers, None
     assert session.get("user") == expected.get("user")
     assert dict(session) == expected
+
+
+def test_the_store_benchmark_checks_and_counts_each_store(redis_db: RedisServer) -> None:
+    """The Redis comparison runs every scenario on both stores and counts their commands:
+    sessionkit reads in one script, starsessions in a GET and a SET."""
+    from benchmarks import stores
+
+    timings = asyncio.run(stores.measure_stores(KEY, redis_db.url, rounds=1, batch=2))
+    assert timings.commands["untouched", "sessionkit"].get("evalsha") == 1
+    assert timings.commands["untouched", "starsessions"] == {"get": 1, "set": 1}
+    assert not timings.commands["no_cookie", "sessionkit"]
+    table = stores.stores_table(timings)
+    assert table.count("\n") == len(stores.STORE_SCENARIOS) + 1
