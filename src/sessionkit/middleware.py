@@ -151,13 +151,14 @@ class SessionMiddleware:
             await _CookieWebSocket(self._cookies, scope, send).run(self.app, receive)
         else:
             assert isinstance(self.store, ServerStore)  # noqa: S101 - not the cookie store
+            connection = _ServerHTTP if kind == "http" else _ServerWebSocket
+            if self._lifespan:  # one event loop for the app's life: connections are kept
+                await connection(self.store, scope, send).run(self.app, receive)
+                return
             loop = asyncio.get_running_loop()
             self._running[loop] = self._running.get(loop, 0) + 1
             try:
-                if kind == "http":
-                    await _ServerHTTP(self.store, scope, send).run(self.app, receive)
-                else:
-                    await _ServerWebSocket(self.store, scope, send).run(self.app, receive)
+                await connection(self.store, scope, send).run(self.app, receive)
             finally:
                 await self._finished(loop)
 
@@ -170,8 +171,7 @@ class SessionMiddleware:
             self._running[loop] = left
             return
         del self._running[loop]
-        if not self._lifespan:
-            await self.store.aclose()
+        await self.store.aclose()
 
     async def _call_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass lifespan events on; close the store's connections once the app shut down."""
