@@ -190,17 +190,12 @@ class SessionCodec:
     def from_settings(cls, settings: SessionSettings) -> SessionCodec:
         """The codec for ``settings``: its keys, cookie name, ``max_age`` and lifetime options;
         a :class:`~sessionkit.sealing.SealedCodec` when ``settings.encrypt`` is on."""
-        if settings.encrypt:
+        codec: type[SessionCodec] = cls
+        if settings.encrypt:  # compress is refused with it, at validation
             from sessionkit.sealing import SealedCodec
 
-            return SealedCodec(
-                settings.signing_keys(),
-                cookie_name=settings.session_cookie,
-                max_age=settings.max_age,
-                absolute_lifetime=settings.absolute_lifetime,
-                read_starlette_cookies=settings.read_starlette_cookies,
-            )
-        return cls(
+            codec = SealedCodec
+        return codec(
             settings.signing_keys(),
             cookie_name=settings.session_cookie,
             max_age=settings.max_age,
