@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from sessionkit import SessionKey, SessionSettings
+from sessionkit import SessionKey, SessionSettings, get_store
 
 COUNT = SessionKey("count", int, default=0)
 
@@ -36,6 +36,15 @@ async def show(request: Request) -> JSONResponse:
     return JSONResponse(dict(request.session))
 
 
+async def login(request: Request) -> JSONResponse:
+    request.session["user_id"] = request.query_params["user"]
+    return JSONResponse({})
+
+
+async def sign_out_everywhere(request: Request) -> JSONResponse:
+    return JSONResponse(await get_store(request).revoke_user(request.session["user_id"]))
+
+
 async def health(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
@@ -45,6 +54,8 @@ app = Starlette(
         Route("/increment", increment, methods=["POST"]),
         Route("/set", set_after_a_while, methods=["POST"]),
         Route("/session", show),
+        Route("/login", login, methods=["POST"]),
+        Route("/everywhere", sign_out_everywhere, methods=["POST"]),
         Route("/health", health),
     ],
     middleware=[SessionSettings.from_config().middleware()],

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx2
 import pytest
+from fastapi import FastAPI
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -740,3 +741,41 @@ def test_get_store_is_the_middlewares_store(kind: str, redis_or_none: RedisServe
         http.get("/")
         http.get("/")
     assert seen == [middleware.store, middleware.store]
+
+
+def test_two_server_processes_share_the_redis_store(redis_db: RedisServer) -> None:
+    """Two uvicorn processes on one Redis: a session written through one is read through
+    the other, and a user signed out everywhere through one is signed out on the other."""
+    from tests.test_server import ROOT, uvicorn_process
+
+    env = {"SESSION_STORE": "redis", "SESSION_REDIS_URL": redis_db.url}
+    with (
+        uvicorn_process(["tests.server_app:app"], ROOT, {**env, "SERVER_NAME": "a"}) as first,
+        uvicorn_process(["tests.server_app:app"], ROOT, {**env, "SERVER_NAME": "b"}) as second,
+    ):
+        phone, laptop = httpx2.Client(timeout=10), httpx2.Client(timeout=10)
+        with phone, laptop:
+            for hop in range(1, 7):
+                url = first if hop % 2 else second
+                assert phone.post(f"{url}/increment").json()["count"] == hop
+            assert phone.post(f"{first}/login", params={"user": "ada"}).status_code == 200
+            assert laptop.post(f"{second}/login", params={"user": "ada"}).status_code == 200
+            assert laptop.get(f"{first}/session").json() == {"user_id": "ada"}
+            assert laptop.post(f"{first}/everywhere").json() == 2
+            assert phone.get(f"{second}/session").json() == {}
+
+
+def test_fastapi_dependencies_work_on_a_server_side_store(
+    kind: str, redis_or_none: RedisServer | None
+) -> None:
+    """Annotated[Cart, CART.depends()] injects the live object, whose changes persist."""
+    app = FastAPI(middleware=[settings_for(kind, redis_or_none).middleware()])
+
+    @app.post("/add")
+    def add(cart: Annotated[Cart, CART.depends()]) -> list[int]:
+        cart.items.append(9)
+        return cart.items
+
+    with TestClient(app) as http:
+        assert http.post("/add").json() == [9]
+        assert http.post("/add").json() == [9, 9]
