@@ -110,6 +110,13 @@ async def everywhere(request: Request) -> JSONResponse:
     return JSONResponse(count)
 
 
+async def ws_rotate_after_accept(websocket: WebSocket) -> None:
+    await websocket.accept()
+    get_session(websocket).rotate()
+    await websocket.send_text("done")
+    await websocket.close()
+
+
 async def ws_write_after_accept(websocket: WebSocket) -> None:
     await websocket.accept()
     websocket.session["ws"] = "after accept"
@@ -144,6 +151,7 @@ ROUTES = [
     Route("/everywhere", everywhere),
     Route("/revoke", revoke),
     WebSocketRoute("/ws", ws_write_after_accept),
+    WebSocketRoute("/ws/rotate", ws_rotate_after_accept),
 ]
 
 
@@ -779,3 +787,29 @@ def test_fastapi_dependencies_work_on_a_server_side_store(
     with TestClient(app) as http:
         assert http.post("/add").json() == [9]
         assert http.post("/add").json() == [9, 9]
+
+
+def test_a_rotation_after_accept_is_logged_and_not_stored(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A new id cannot reach the browser after accept(): the error is logged and the
+    session keeps its id and content."""
+    client.get("/login?user=ada")
+    with caplog.at_level(logging.ERROR, logger="sessionkit"):
+        with client.websocket_connect("/ws/rotate") as websocket:
+            assert websocket.receive_text() == "done"
+        assert "after the WebSocket was accepted" in caplog.text
+    assert client.get("/read").json() == {"user_id": "ada"}
+
+
+def test_an_entry_that_is_not_json_is_dropped_not_a_500(
+    redis_db: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A corrupt field in Redis costs only that entry, with a warning."""
+    with TestClient(app_for(settings_for("redis", redis_db))) as http:
+        http.get("/write?a=1&b=2")
+        (name,) = redis_db.client().keys("sessionkit:s:*")
+        redis_db.client().hset(name, ".a", b"{not json")
+        with caplog.at_level(logging.WARNING, logger="sessionkit"):
+            assert http.get("/read").json() == {"b": "2"}
+        assert "'a' in the store is not JSON" in caplog.text
