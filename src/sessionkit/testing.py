@@ -24,15 +24,14 @@ cookie store they need no event loop.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
-from http.cookiejar import Cookie
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic_core import to_json
+from starlette.applications import Starlette
 
+from sessionkit._client_jar import ClientJar
 from sessionkit.cookie_store import CookieStore
-from sessionkit.cookies import read_cookies
 from sessionkit.exceptions import SessionStoreError
 from sessionkit.middleware import SessionMiddleware
 from sessionkit.server_store import ServerStore
@@ -72,7 +71,7 @@ def set_session(
     needed for the memory store only.
     """
     target = _target(client, settings, app)
-    jar = _Jar(client, target.settings)
+    jar = ClientJar(client, target.settings)
     store = target.store
     if isinstance(store, CookieStore):
         jar.replace(store.encode(data))
@@ -89,7 +88,7 @@ async def aset_session(
 ) -> None:
     """:func:`set_session` for async code: the store is awaited on the running event loop."""
     target = _target(client, settings, app)
-    jar = _Jar(client, target.settings)
+    jar = ClientJar(client, target.settings)
     store = target.store
     if isinstance(store, CookieStore):
         jar.replace(store.encode(data))
@@ -108,7 +107,7 @@ def read_session(
     On a server-side store, reading renews the session's idle expiry, as a request does.
     """
     target = _target(client, settings, app)
-    values = _Jar(client, target.settings).values()
+    values = ClientJar(client, target.settings).values()
     store = target.store
     if isinstance(store, CookieStore):
         return _first(store.decode(value) for value in values)
@@ -123,7 +122,7 @@ async def aread_session(
 ) -> dict[str, Any]:
     """:func:`read_session` for async code: the store is awaited on the running event loop."""
     target = _target(client, settings, app)
-    values = _Jar(client, target.settings).values()
+    values = ClientJar(client, target.settings).values()
     store = target.store
     if isinstance(store, CookieStore):
         return _first(store.decode(value) for value in values)
@@ -235,8 +234,6 @@ def _target(
 
 def _middleware_of(app: object) -> SessionMiddleware | None:
     """The ``SessionMiddleware`` of ``app``'s own middleware stack, if it has one."""
-    from starlette.applications import Starlette
-
     layer = app
     if isinstance(layer, Starlette):
         if layer.middleware_stack is None:  # built now, as the app's first request would
@@ -282,61 +279,3 @@ def _blocking(name: str, operation: Callable[..., Coroutine[Any, Any, _T]], *arg
         f"thread, which waiting for the store would block; in async code use "
         f"`await a{name}(...)`, or `async with session_transaction(...)`"
     )
-
-
-# --- the cookie jar --------------------------------------------------------------------------
-
-
-class _Jar:
-    """The session cookie in ``client``'s jar, for the host of its base URL."""
-
-    def __init__(self, client: httpx2.Client | httpx2.AsyncClient, settings: SessionSettings):
-        self.client = client
-        self.settings = settings
-
-    def values(self) -> list[str]:
-        """The values of the session cookie the next request to the cookie's path carries."""
-        client, settings = self.client, self.settings
-        request = client.build_request("GET", client.base_url.copy_with(path=settings.path))
-        client.cookies.set_cookie_header(request)
-        headers = [
-            (b"cookie", value.encode("latin-1")) for value in request.headers.get_list("cookie")
-        ]
-        name = settings.session_cookie.encode("latin-1")
-        return [value.decode("latin-1") for value in read_cookies(headers, name)]
-
-    def replace(self, value: str | None) -> None:
-        """Forget every session cookie of the jar; then hold ``value``, if any."""
-        settings, jar = self.settings, self.client.cookies.jar
-        for cookie in list(jar):
-            if cookie.name == settings.session_cookie:
-                jar.clear(cookie.domain, cookie.path, cookie.name)
-        if value is None:
-            return
-        if settings.domain is not None:  # as a response's Domain attribute sets it
-            domain, host_only = "." + settings.domain.lstrip("."), False
-        else:  # the request's host, as the jar files a host-only cookie
-            host = self.client.base_url.host
-            domain, host_only = (host if "." in host or ":" in host else host + ".local"), True
-        max_age = settings.max_age
-        expires = None if max_age is None else int(time.time()) + max_age
-        jar.set_cookie(
-            Cookie(
-                version=0,
-                name=settings.session_cookie,
-                value=value,
-                port=None,
-                port_specified=False,
-                domain=domain,
-                domain_specified=not host_only,
-                domain_initial_dot=not host_only,
-                path=settings.path,
-                path_specified=True,
-                secure=settings.https_only,
-                expires=expires,
-                discard=expires is None,
-                comment=None,
-                comment_url=None,
-                rest={"HttpOnly": ""},
-            )
-        )
