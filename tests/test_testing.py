@@ -21,6 +21,8 @@ from starlette.testclient import TestClient
 
 from sessionkit import SessionSettings, SessionStoreError, SessionTooLargeError, get_store
 from sessionkit.codec import SEALED_PREFIX
+from sessionkit.cookie_store import CookieStore
+from sessionkit.server_store import ServerStore
 from sessionkit.testing import (
     SessionTransaction,
     aread_session,
@@ -201,6 +203,42 @@ def test_a_session_browsers_would_drop_is_refused(
     with pytest.raises(SessionTooLargeError, match="'blob'"):
         set_session(client, {"blob": "x" * 5000}, settings=settings)
     assert session_cookies(client) == []
+
+
+@pytest.mark.parametrize("kind", ["redis"])
+def test_empty_data_deletes_the_replaced_record(
+    client: TestClient, settings: SessionSettings, redis_db: RedisServer
+) -> None:
+    """set_session(client, {}) on a server-side store deletes the session it replaces."""
+    client.get("/write?theme=dark")
+    inspect = redis_db.client()
+    assert len(inspect.keys("sessionkit:s:*")) == 1
+    set_session(client, {}, settings=settings)
+    assert inspect.keys("sessionkit:s:*") == []
+    inspect.close()
+
+
+@pytest.mark.parametrize("kind", SERVER_SIDE)
+def test_a_signed_cookie_session_reads_as_the_server_side_app_reads_it(
+    client: TestClient, settings: SessionSettings
+) -> None:
+    """Before the app moves a signed-cookie session into its store, it is read as such."""
+    set_session(client, {"user_id": 7}, settings=settings_for("signed"))
+    assert read_session(client, settings=settings) == {"user_id": 7}
+    assert client.get("/").json() == {"user_id": 7}
+
+
+@pytest.mark.parametrize("value", ["", "garbage", "caf\u20ac", "a.b.c"])
+def test_the_stores_read_no_session_from_a_bad_value(value: str) -> None:
+    """CookieStore.decode and ServerStore.get answer None, never raise, for a bad value."""
+    from sessionkit._factory import make_store
+
+    cookie, memory = make_store(settings_for("signed")), make_store(settings_for("memory"))
+    assert isinstance(cookie, CookieStore)
+    assert isinstance(memory, ServerStore)
+    assert cookie.decode(value) is None
+    assert asyncio.run(memory.get(value)) is None
+    assert asyncio.run(memory.put({"n": 1}, replaces=value)) is not None
 
 
 # --- the cookie jar ---------------------------------------------------------------------------
