@@ -13,13 +13,20 @@ from typing import TYPE_CHECKING, Any, assert_type
 
 import httpx2
 import pytest
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from sessionkit import SessionSettings, SessionStoreError, SessionTooLargeError, get_store
+from sessionkit import (
+    SessionMiddleware,
+    SessionSettings,
+    SessionStoreError,
+    SessionTooLargeError,
+    get_store,
+)
 from sessionkit.codec import SEALED_PREFIX
 from sessionkit.cookie_store import CookieStore
 from sessionkit.server_store import ServerStore
@@ -281,6 +288,28 @@ def test_settings_default_to_the_apps_own_middleware() -> None:
     assert client.get("/").json() == {"user_id": 7}
     client.get("/write?theme=dark")
     assert read_session(client) == {"user_id": 7, "theme": "dark"}
+
+
+def memory_apps() -> dict[str, Any]:
+    """Apps on the memory store built in each way the helpers find their middleware."""
+    settings = settings_for("memory")
+    fastapi = FastAPI(middleware=[settings.middleware()])
+    fastapi.add_api_route("/", show)
+    return {
+        "starlette": app_for(settings),
+        "fastapi": fastapi,
+        "SessionMiddleware": SessionMiddleware(Starlette(routes=ROUTES), settings=settings),
+    }
+
+
+@pytest.mark.parametrize("built", ["starlette", "fastapi", "SessionMiddleware"])
+def test_the_memory_store_is_found_in_each_kind_of_app(built: str) -> None:
+    """Starlette's and FastAPI's middleware lists, and a bare SessionMiddleware, are found."""
+    app = memory_apps()[built]
+    client = TestClient(app)
+    set_session(client, {"user_id": 7})
+    assert client.get("/").json() == {"user_id": 7}
+    assert read_session(client) == {"user_id": 7}
 
 
 def test_settings_default_to_the_environment_without_an_app(
