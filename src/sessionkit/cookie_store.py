@@ -19,7 +19,7 @@ from sessionkit.session import Session
 from sessionkit.store import SessionInfo, SessionStore
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from sessionkit.settings import SessionSettings
 
@@ -98,11 +98,29 @@ class CookieStore(SessionStore):
         created = None
         if decoded is not None and not (session.renewed or session.rotated):
             created = decoded.created_at  # the same session, re-issued
+        return self.cookies.set(self._value(session, payload, created))
+
+    def _value(self, data: dict[str, Any], payload: bytes, created: int | None) -> str:
+        """The cookie value holding ``payload`` (``data`` rendered); too large, an error."""
         value = self.codec.sign(payload, created_at=created)
         size = self.cookies.size(value)
         if size > COOKIE_SIZE_LIMIT:
-            raise SessionTooLargeError(size, COOKIE_SIZE_LIMIT, _largest_keys(session))
-        return self.cookies.set(value)
+            raise SessionTooLargeError(size, COOKIE_SIZE_LIMIT, _largest_keys(data))
+        return value
+
+    # --- handing a session to a client (tests: sessionkit.testing) ------------------------
+
+    def encode(self, data: Mapping[str, Any]) -> str | None:
+        """The cookie value of a new session holding ``data``, as a response would issue it
+        (:class:`~sessionkit.SessionTooLargeError` if browsers would drop it); ``None`` for
+        empty ``data``: an empty session needs no cookie."""
+        entries = dict(data)
+        return self._value(entries, render_dict(entries), None) if entries else None
+
+    def decode(self, cookie_value: str) -> dict[str, Any] | None:
+        """The data of the session in ``cookie_value``; ``None`` if it holds none."""
+        decoded = self.codec.decode(cookie_value)
+        return None if decoded is None else decoded.data
 
     def lost_changes(self, session: Session, snapshot: bytes | None) -> list[str]:
         """The keys changed in place since ``snapshot`` (the session rendered when it could
@@ -136,6 +154,6 @@ class CookieStore(SessionStore):
         raise SessionStoreError(_NEEDS_SERVER.format(what="end a session by its handle"))
 
 
-def _largest_keys(session: Session, count: int = 3) -> list[tuple[str, int]]:
-    sizes = [(key, len(SessionCodec.dumps({key: value}))) for key, value in dict.items(session)]
+def _largest_keys(data: dict[str, Any], count: int = 3) -> list[tuple[str, int]]:
+    sizes = [(key, len(SessionCodec.dumps({key: value}))) for key, value in dict.items(data)]
     return sorted(sizes, key=lambda item: item[1], reverse=True)[:count]

@@ -136,6 +136,16 @@ class _Record:
         fields = self.fields or {}
         return {name[1:]: value for name, value in fields.items() if name.startswith(_DATA)}
 
+    def data(self) -> dict[str, Any]:
+        """The session data the record holds (an entry that is not JSON is dropped, logged)."""
+        data = {}
+        for name, value in self.entries().items():
+            try:
+                data[name] = from_json(value)
+            except ValueError:
+                logger.warning("session entry %r in the store is not JSON; it was dropped", name)
+        return data
+
 
 @dataclass(frozen=True, slots=True)
 class _Migrated:
@@ -203,13 +213,7 @@ class ServerStore(SessionStore):
     def _load_record(self, session: Session) -> dict[str, Any]:
         record: _Record = session.source
         session.origin = record
-        data = {}
-        for name, value in record.entries().items():
-            try:
-                data[name] = from_json(value)
-            except ValueError:
-                logger.warning("session entry %r in the store is not JSON; it was dropped", name)
-        return data
+        return record.data()
 
     def _load_cookie(self, session: Session) -> dict[str, Any]:
         for value in session.source:
@@ -272,8 +276,28 @@ class ServerStore(SessionStore):
 
     async def _create(self, session: Session, user: str | None, old: _Record | None) -> bytes:
         """Store the whole session under a new id; the cookie that carries it."""
+        record = await self._insert(
+            dict.items(session),
+            user,
+            None if old is None else old.handle,
+            old is not None and not session.renewed,  # carried over: only from a live record
+        )
+        if record is None:
+            return self._vanished()
+        session.stored(record)
+        return self.cookies.set(self.ids.sign(record.verified.id))
+
+    async def _insert(
+        self,
+        entries: Iterable[tuple[str, Any]],
+        user: str | None,
+        replaces: str | None,
+        require_replaced: bool,
+    ) -> _Record | None:
+        """A new record holding ``entries`` under a new id, the record ``replaces`` deleted in
+        the same step; ``None`` if ``require_replaced`` and that record was gone."""
         now = self.clock()
-        fields = {_DATA + name: to_json(value) for name, value in dict.items(session)}
+        fields = {_DATA + name: to_json(value) for name, value in entries}
         lifetime = self.absolute_lifetime
         fields[CREATED] = fields[SEEN] = b"%d" % now
         fields[DEADLINE] = b"%d" % (int((now + lifetime) * 1000) if lifetime is not None else 0)
@@ -287,13 +311,12 @@ class ServerStore(SessionStore):
             self.idle_ms,
             fields,
             None if user is None else index_of(user),
-            None if old is None else old.handle,
-            old is not None and not session.renewed,  # carried over: only from a live record
+            replaces,
+            require_replaced,
         )
         if not done:
-            return self._vanished()
-        session.stored(_Record(VerifiedId(session_id, int(now), False), handle, fields))
-        return self.cookies.set(self.ids.sign(session_id))
+            return None
+        return _Record(VerifiedId(session_id, int(now), False), handle, fields)
 
     def _vanished(self) -> bytes:
         logger.warning(
@@ -307,14 +330,49 @@ class ServerStore(SessionStore):
         record = session.origin if session.loaded else session.source
         return isinstance(record, _Record) and record.fields is not None
 
-    def _user(self, session: Session) -> str | None:
+    def _user(self, data: dict[str, Any]) -> str | None:
         if self.user_key is None:
             return None
-        user = dict.get(session, self.user_key)
+        user = dict.get(data, self.user_key)
         return None if user is None else str(user)
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    # --- handing a session to a client (tests: sessionkit.testing) ------------------------
+
+    async def put(self, data: Mapping[str, Any], *, replaces: str | None = None) -> str | None:
+        """Store a new session holding ``data``; the cookie value that carries its id.
+
+        As a login does, it gets a new id, and the session whose cookie value is
+        ``replaces`` (if any) is deleted in the same step. Empty ``data`` stores nothing
+        (an empty session is never stored): the replaced session is deleted, and the
+        answer is ``None``, no cookie.
+        """
+        entries = dict(data)
+        verified = (
+            None if replaces is None else self.ids.verify(replaces.encode("latin-1", "replace"))
+        )
+        old = None if verified is None else handle_of(verified.id)
+        if not entries:
+            if old is not None:
+                await self.backend.delete(old)
+            return None
+        record = await self._insert(entries.items(), self._user(entries), old, False)
+        assert record is not None  # noqa: S101 - nothing was required to exist
+        return self.ids.sign(record.verified.id)
+
+    async def get(self, cookie_value: str) -> dict[str, Any] | None:
+        """The data of the session that a request carrying ``cookie_value`` would see (its
+        idle expiry renewed, as a request renews it); ``None`` if that is no session."""
+        value = cookie_value.encode("latin-1", "replace")
+        verified = self.ids.verify(value)
+        if verified is not None:
+            handle = handle_of(verified.id)
+            fields = await self.backend.find(handle, self._now_ms(), self.idle_ms)
+            return None if fields is None else _Record(verified, handle, fields).data()
+        decoded = self.codec.decode(value)  # a signed-cookie session, moved in on use
+        return None if decoded is None else decoded.data
 
     # --- revocation and listing -------------------------------------------------------------
 
