@@ -307,6 +307,14 @@ class ServerStore(SessionStore):
         record = session.origin if session.loaded else session.source
         return isinstance(record, _Record) and record.fields is not None
 
+    def handle(self, session: Session) -> str | None:
+        """The handle of ``session``'s record, as :class:`~sessionkit.SessionInfo` shows it
+        (e.g. to mark "this device" in a device list); ``None`` if it has no live record."""
+        record = session.origin if session.loaded else session.source
+        if isinstance(record, _Record) and record.fields is not None:
+            return record.handle
+        return None
+
     def _user(self, session: Session) -> str | None:
         if self.user_key is None:
             return None
