@@ -367,6 +367,14 @@ def test_demo_uses_the_configured_key() -> None:
     assert KEY not in output
 
 
+def test_demo_serves_a_server_side_store() -> None:
+    """demo with SESSION_STORE=memory serves the page with its session kept on the server."""
+    output, body = serve_and_get("/", env={"SECRET_KEY": KEY, "SESSION_STORE": "memory"})
+    assert "Kept on the server, in the memory store" in body
+    assert "need a server-side store" not in body
+    assert "this process only" in output  # the memory store says it is for development
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
