@@ -119,12 +119,12 @@ class TodoDemo:
 
     def __init__(self, todos: TodoList, settings: SessionSettings) -> None:
         self.todos = todos
-        self.cookie_name = settings.session_cookie
-        self.store_kind = settings.store
+        self.cookie_name: str = settings.session_cookie
+        self.store_kind: str = settings.store
         #: the session entry that names the signed-in user
-        self.user_key = settings.user_key or "user_id"
+        self.user_key: str = settings.user_key or "user_id"
         #: why this demo cannot list devices, or ``None`` when it can
-        self.no_devices = _why_no_devices(settings)
+        self.no_devices: str | None = _why_no_devices(settings)
 
     def routes(self) -> list[Route]:
         return [
@@ -159,8 +159,7 @@ class TodoDemo:
         if isinstance(signed_in, JSONResponse):
             return signed_in
         session = get_session(request)
-        session[self.user_key] = signed_in.name
-        session.rotate()  # a new session id at login: the fixation defence
+        session[self.user_key] = signed_in.name  # on a server-side store: a new session id
         return Response(status_code=204)
 
     async def sign_out(self, request: Request) -> Response:
@@ -375,7 +374,7 @@ _SIGN_IN = """<section class="card wide" id="account" aria-labelledby="account-t
   </form>
   <p class="error" id="sign-in-error" role="alert" hidden></p>
   <p class="note">No password: this is a demo, so anyone may sign in as any name. Signing in
-  puts the name in the session and gives the session a new id.</p>
+  puts the name in the session (on a server-side store, under a new session id).</p>
   {note}
 </section>"""
 _SIGNED_IN = """<section class="card wide" id="account" aria-labelledby="account-title">
