@@ -360,6 +360,7 @@ def test_sign_out_everywhere_signs_the_other_device_out(server_app: Starlette) -
             response = laptop.post("/sign-out-everywhere")
             assert response.status_code == 200
             assert response.json() == {"signed_out": 2}
+            assert "01 jan 1970" in response.headers["set-cookie"].lower()  # its dead id dropped
             assert phone.get("/session").json() == {}
             assert 'id="sign-in-form"' in phone.get("/").text
             assert laptop.get("/session").json() == {}
