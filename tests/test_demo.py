@@ -10,7 +10,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from sessionkit import SessionCodec, SessionConfigError, SessionSettings
-from sessionkit.demo import EXAMPLE_TODOS, MAX_CONTENT, MAX_NAME, TodoList, create_app
+from sessionkit._demo_account import MAX_NAME
+from sessionkit.demo import EXAMPLE_TODOS, MAX_CONTENT, TodoList, create_app
 from tests.conftest import KEY
 
 if TYPE_CHECKING:

@@ -38,6 +38,7 @@ from starlette.middleware import Middleware
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from sessionkit._demo_account import MAX_NAME, render_sign_in, render_signed_in
 from sessionkit.csrf import CSRFMiddleware, CSRFSettings
 from sessionkit.keys import SessionKey
 from sessionkit.middleware import get_session, get_store
@@ -46,12 +47,9 @@ from sessionkit.settings import SessionSettings
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from datetime import datetime
 
     from pydantic_core import ErrorDetails
     from starlette.requests import Request
-
-    from sessionkit.store import SessionInfo
 
 __all__ = ["EXAMPLE_TODOS", "LAST_TODO", "Todo", "TodoList", "create_app"]
 
@@ -61,7 +59,6 @@ EXAMPLE_TODOS = (
     "Add a todo below, then reload: only new todos show",
 )
 MAX_CONTENT = 200
-MAX_NAME = 40
 
 #: The id of the last todo sent to this client; -1: none yet.
 LAST_TODO = SessionKey("last_todo_id", int, default=-1)
@@ -320,79 +317,10 @@ def render_page(
     return _MARKER.sub(lambda match: values[match.group(1)], _PAGE)
 
 
-def render_sign_in(no_devices: str | None) -> str:
-    """The account card of a browser nobody signed in on: the sign-in form."""
-    note = "" if no_devices is None else _NOTE.format(html.escape(no_devices))
-    return _SIGN_IN.format(max=MAX_NAME, note=note)
-
-
-def render_signed_in(
-    user: str, devices: list[SessionInfo] | None, current: str | None, no_devices: str | None
-) -> str:
-    """The account card of ``user``: their ``devices`` (``current`` marked), or why none."""
-    if devices is None:
-        listed = _NOTE.format(html.escape(no_devices or ""))
-        everywhere = ""
-    else:
-        listed = (
-            '<ul class="devices" id="devices">'
-            + "".join(_device(info, info.handle == current) for info in devices)
-            + "</ul>"
-            + _ANOTHER_DEVICE
-        )
-        everywhere = _EVERYWHERE
-    return _SIGNED_IN.format(user=html.escape(user), everywhere=everywhere, devices=listed)
-
-
-def _device(info: SessionInfo, current: bool) -> str:
-    return _DEVICE.format(
-        current=" current" if current else "",
-        handle=html.escape(info.handle),
-        short=html.escape(info.handle[:8]),
-        created=_time(info.created_at),
-        seen=_time(info.last_seen_at),
-        mark='<span class="tag">this device</span>' if current else "",
-    )
-
-
-def _time(moment: datetime) -> str:
-    iso = moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-    return f'<time datetime="{iso}">{moment:%Y-%m-%d %H:%M:%S} UTC</time>'
-
-
 _KEPT_IN_COOKIE = "Kept in the signed cookie <code>{cookie}</code>."
 _KEPT_ON_SERVER = (
     "Kept on the server, in the {store} store; the cookie <code>{cookie}</code> holds only a "
     "signed, random session id."
-)
-_NOTE = '<p class="note" id="no-devices">{}</p>'
-_SIGN_IN = """<section class="card wide" id="account" aria-labelledby="account-title">
-  <div class="head"><h2 id="account-title">Sign in</h2></div>
-  <form id="sign-in-form" autocomplete="off">
-    <input id="name" name="name" maxlength="{max}" required placeholder="Your name"
-      aria-label="Name"><button type="submit">Sign in</button>
-  </form>
-  <p class="error" id="sign-in-error" role="alert" hidden></p>
-  <p class="note">No password: this is a demo, so anyone may sign in as any name. Signing in
-  puts the name in the session (on a server-side store, under a new session id).</p>
-  {note}
-</section>"""
-_SIGNED_IN = """<section class="card wide" id="account" aria-labelledby="account-title">
-  <div class="head"><h2 id="account-title">Signed in as <span id="user">{user}</span></h2>
-    <div class="actions"><button class="quiet" id="sign-out" type="button">Sign out this
-    device</button>{everywhere}</div></div>
-  {devices}
-</section>"""
-_EVERYWHERE = (
-    '<button class="quiet" id="sign-out-everywhere" type="button">Sign out everywhere</button>'
-)
-_ANOTHER_DEVICE = (
-    '<p class="note">Your devices: the sessions signed in as you, newest first. Sign in with '
-    "the same name in another browser (or a private window) to add one.</p>"
-)
-_DEVICE = (
-    '<li class="device{current}" data-handle="{handle}"><span class="id">{short}</span>'
-    '<span class="when">created {created} · last seen {seen}</span>{mark}</li>'
 )
 _MARKER = re.compile(r"@@([A-Z_]+)@@")
 _TODO_ITEM = (

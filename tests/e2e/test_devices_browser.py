@@ -33,19 +33,22 @@ def memory_demo() -> Iterator[str]:
 
 @pytest.fixture
 def devices(browser: Browser, memory_demo: str) -> Iterator[tuple[Page, Page]]:
-    """Two browser profiles (no shared cookies): a phone and a laptop."""
+    """Two browser profiles (no shared cookies), a phone and a laptop, that log no error."""
     contexts = [browser.new_context(base_url=memory_demo) for _ in range(2)]
+    errors: list[str] = []
     try:
         pages = []
         for context in contexts:
             context.set_default_timeout(10_000)
             page = context.new_page()
-            page.on("pageerror", lambda error: pytest.fail(f"the page failed: {error}"))
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
             pages.append(page)
         yield pages[0], pages[1]
     finally:
         for context in contexts:
             context.close()
+    assert not errors, f"the pages logged errors: {errors}"
 
 
 def sign_in(page: Page, name: str) -> None:
