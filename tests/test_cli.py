@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -12,20 +13,30 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from itsdangerous import TimestampSigner
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from sessionkit import SessionCodec, SessionSettings
 from sessionkit.sealing import SealedCodec
 from tests.conftest import KEY, OLD_KEY
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
-COMMANDS = ["generate-key", "check", "decode", "demo"]
+    from starlette.requests import Request
+
+    from tests.redis_server import RedisServer
+
+COMMANDS = ["generate-key", "check", "decode", "demo", "sessions"]
 URL_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
 # Talk to the demo directly, whatever proxy the machine is configured with.
 LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -60,7 +71,7 @@ def cookie(
 
 
 def test_help_lists_every_command() -> None:
-    """--help exits 0 and lists the four commands."""
+    """--help exits 0 and lists every command."""
     result = run("--help")
     assert result.returncode == 0
     for command in COMMANDS:
@@ -356,6 +367,14 @@ def test_demo_uses_the_configured_key() -> None:
     assert KEY not in output
 
 
+def test_demo_serves_a_server_side_store() -> None:
+    """demo with SESSION_STORE=memory serves the page with its session kept on the server."""
+    output, body = serve_and_get("/", env={"SECRET_KEY": KEY, "SESSION_STORE": "memory"})
+    assert "Kept on the server, in the memory store" in body
+    assert "need a server-side store" not in body
+    assert "this process only" in output  # the memory store says it is for development
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -475,3 +494,184 @@ def test_check_refuses_compression_with_encryption() -> None:
     assert result.returncode == 1
     assert "SESSION_COMPRESS" in result.stderr
     assert "SESSION_ENCRYPT" in result.stderr
+
+
+# --- sessions (the Redis store) ------------------------------------------------------------
+
+
+async def who(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(str(request.session.get("user_id", "signed out")))
+
+
+async def sign_in(request: Request) -> PlainTextResponse:
+    request.session["user_id"] = request.query_params["user"]
+    return PlainTextResponse("ok")
+
+
+@dataclass
+class Devices:
+    """Three browsers signed in to a real app on Redis: two as user 42, one as user 7."""
+
+    env: dict[str, str]
+    settings: SessionSettings
+    phone: TestClient
+    laptop: TestClient
+    other: TestClient
+
+    def handles(self, user: str) -> list[str]:
+        """The user's session handles, newest first, as the Python API lists them."""
+
+        async def listed() -> list[str]:
+            async with self.settings.open_store() as store:
+                return [info.handle for info in await store.list_user(user)]
+
+        return asyncio.run(listed())
+
+
+@pytest.fixture
+def devices(redis_db: RedisServer) -> Iterator[Devices]:
+    env = {"SECRET_KEY": KEY, "SESSION_STORE": "redis", "SESSION_REDIS_URL": redis_db.url}
+    settings = SessionSettings(secret_key=KEY, store="redis", redis_url=redis_db.url)
+    routes = [Route("/sign-in", sign_in), Route("/me", who)]
+    app = Starlette(routes=routes, middleware=[settings.middleware()])
+    with TestClient(app) as phone, TestClient(app) as laptop, TestClient(app) as other:
+        assert phone.get("/sign-in", params={"user": "42"}).status_code == 200
+        time.sleep(1.1)  # distinct creation times (the store keeps whole seconds)
+        assert laptop.get("/sign-in", params={"user": "42"}).status_code == 200
+        assert other.get("/sign-in", params={"user": "7"}).status_code == 200
+        yield Devices(env, settings, phone, laptop, other)
+
+
+ISO_AND_RELATIVE = (
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \((?:\d+ (?:s|min|h|d) ago|in \d+ (?:s|min|h|d))\)"
+)
+
+
+def test_sessions_list_prints_a_users_sessions_newest_first(devices: Devices) -> None:
+    """sessions list --user prints a table of the user's sessions, newest first, times in UTC."""
+    result = run("sessions", "list", "--user", "42", env=devices.env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "2 live sessions of user 42, newest first:"
+    assert lines[1].split() == ["HANDLE", "CREATED", "LAST", "SEEN", "EXPIRES"]
+    laptop, phone = devices.handles("42")
+    assert [line.split()[0] for line in lines[2:]] == [laptop, phone]
+    for line in lines[2:]:
+        assert len(re.findall(ISO_AND_RELATIVE, line)) == 3, line
+        assert re.search(r"\(in 13 d\)$", line), line  # expires: max_age after its last use
+    assert devices.handles("7")[0] not in result.stdout
+
+
+def test_sessions_list_json_gives_every_field(devices: Devices) -> None:
+    """sessions list --json prints each session's handle and its three times as ISO 8601 UTC."""
+    result = run("sessions", "list", "--user", "42", "--json", env=devices.env)
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)
+    assert [entry["handle"] for entry in listed] == devices.handles("42")
+    for entry in listed:
+        times = [datetime.fromisoformat(entry[name]) for name in TIMES]
+        assert all(moment.utcoffset() == timedelta(0) for moment in times)
+        assert times[0] <= times[1] < times[2]
+        assert entry[TIMES[0]].endswith("Z")
+
+
+TIMES = ("created_at", "last_seen_at", "expires_at")
+
+
+def test_sessions_list_of_a_user_without_sessions(redis_db: RedisServer) -> None:
+    """sessions list for a user with no session says so and exits 0."""
+    env = {"SECRET_KEY": KEY, "SESSION_STORE": "redis", "SESSION_REDIS_URL": redis_db.url}
+    result = run("sessions", "list", "--user", "nobody", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "user nobody has no live sessions\n"
+    assert json.loads(run("sessions", "list", "--user", "x", "--json", env=env).stdout) == []
+
+
+def test_sessions_revoke_a_handle_signs_that_device_out(devices: Devices) -> None:
+    """sessions revoke --handle ends that session only: the app sees that device signed out."""
+    laptop, phone = devices.handles("42")
+    result = run("sessions", "revoke", "--handle", phone, env=devices.env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"ended the session {phone}\n"
+    assert devices.phone.get("/me").text == "signed out"
+    assert devices.laptop.get("/me").text == "42"
+    assert devices.handles("42") == [laptop]
+
+
+def test_sessions_revoke_an_unknown_handle_exits_1(devices: Devices) -> None:
+    """sessions revoke --handle of no live session exits 1 saying so; nothing is ended."""
+    gone = devices.handles("42")[0]
+    assert run("sessions", "revoke", "--handle", gone, env=devices.env).returncode == 0
+    for handle in (gone, "not-a-handle"):
+        result = run("sessions", "revoke", "--handle", handle, env=devices.env)
+        assert result.returncode == 1
+        assert f"no live session has the handle {handle!r}" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert devices.phone.get("/me").text == "42"
+
+
+def test_sessions_revoke_a_user_signs_out_every_device(devices: Devices) -> None:
+    """sessions revoke --user ends all of the user's sessions, says how many, and no other's."""
+    result = run("sessions", "revoke", "--user", "42", env=devices.env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ended 2 sessions of user 42\n"
+    assert devices.phone.get("/me").text == "signed out"
+    assert devices.laptop.get("/me").text == "signed out"
+    assert devices.other.get("/me").text == "7"
+    again = run("sessions", "revoke", "--user", "42", env=devices.env)
+    assert (again.returncode, again.stdout) == (0, "ended 0 sessions of user 42\n")
+
+
+def test_sessions_read_the_settings_from_dot_env(devices: Devices) -> None:
+    """sessions reads SESSION_STORE, SESSION_REDIS_URL and the key from ./.env as the app does."""
+    Path(".env").write_text("".join(f"{name}={value}\n" for name, value in devices.env.items()))
+    result = run("sessions", "list", "--user", "7")
+    assert result.returncode == 0, result.stderr
+    assert devices.handles("7")[0] in result.stdout
+
+
+@pytest.mark.parametrize("option", [[], ["--user", "42", "--handle", "abc"]])
+def test_sessions_revoke_takes_exactly_one_of_user_and_handle(option: list[str]) -> None:
+    """sessions revoke with neither or both of --user and --handle is a usage error (exit 2)."""
+    result = run("sessions", "revoke", *option, env={"SECRET_KEY": KEY})
+    assert result.returncode == 2
+    assert "--user" in result.stderr
+    assert "--handle" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("store", "why"),
+    [("cookie", "keeps no record of sessions"), ("memory", "inside the application's process")],
+)
+@pytest.mark.parametrize("command", [["list", "--user", "42"], ["revoke", "--handle", "abc"]])
+def test_sessions_need_the_redis_store(store: str, why: str, command: list[str]) -> None:
+    """sessions on the cookie or memory store exits 1 saying why and naming SESSION_STORE."""
+    result = run("sessions", *command, env={"SECRET_KEY": KEY, "SESSION_STORE": store})
+    assert result.returncode == 1
+    assert why in result.stderr
+    assert "SESSION_STORE=redis" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sessions_when_redis_cannot_be_reached(tmp_path: Path) -> None:
+    """sessions with Redis down exits 1 with the store's error, never the URL's password."""
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    env = {"SECRET_KEY": KEY, "SESSION_STORE": "redis", "SESSION_REDIS_URL": url}
+    result = run("sessions", "revoke", "--user", "42", env=env)
+    assert result.returncode == 1
+    assert "the Redis session store failed" in result.stderr
+    assert "SESSION_REDIS_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_sessions_by_user_need_a_user_key() -> None:
+    """sessions --user with SESSION_USER_KEY none exits 1 naming it and --handle, no Redis call."""
+    env = {"SECRET_KEY": KEY, "SESSION_STORE": "redis", "SESSION_USER_KEY": "none"}
+    env["SESSION_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # never reached
+    for command in (["list", "--user", "42"], ["revoke", "--user", "42"]):
+        result = run("sessions", *command, env=env)
+        assert result.returncode == 1
+        assert "SESSION_USER_KEY" in result.stderr
+        assert "sessionkit sessions revoke --handle H" in result.stderr  # what still works
+        assert "is Redis running" not in result.stderr

@@ -6,10 +6,13 @@ Commands:
 - ``check``: validate the session settings in the environment (and ``.env``) and summarise
   them, secrets masked;
 - ``decode COOKIE``: verify a session cookie with the configured keys and print its data as JSON;
-- ``demo [--host H] [--port P]``: serve the demo application with uvicorn.
+- ``demo [--host H] [--port P]``: serve the demo application with uvicorn;
+- ``sessions list --user ID`` / ``sessions revoke --user ID | --handle H``: list or end
+  sessions kept in Redis (in :mod:`sessionkit._cli_sessions`).
 
-Exit status: 0 on success; 1 when the settings or the cookie are bad (the reason goes to
-stderr, without a traceback); 2 for a usage error. No command ever prints a secret key.
+Exit status: 0 on success; 1 when the settings or the cookie are bad, the store cannot be
+reached, or the session to revoke does not exist (the reason goes to stderr, without a
+traceback); 2 for a usage error. No command ever prints a secret key.
 """
 
 from __future__ import annotations
@@ -70,6 +73,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     ).set_defaults(command=check_settings)
     _add_decode(commands)
     _add_demo(commands)
+    from sessionkit._cli_sessions import add_sessions  # it uses this module's helpers
+
+    add_sessions(commands)
     return parser
 
 
@@ -328,10 +334,15 @@ def _describe_valid(decoded: Decoded, cookie: str, settings: SessionSettings) ->
 
 
 def _when(timestamp: float) -> str:
+    return f"at {_moment(timestamp)}"
+
+
+def _moment(timestamp: float) -> str:
+    """``timestamp`` in UTC, ISO 8601, and relative to now: ``2026-12-04T03:00:00Z (5 min ago)``."""
     moment = datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
     seconds = round(time.time() - timestamp)
     relative = f"{_duration(seconds)} ago" if seconds >= 0 else f"in {_duration(-seconds)}"
-    return f"at {moment.replace('+00:00', 'Z')} ({relative})"
+    return f"{moment.replace('+00:00', 'Z')} ({relative})"
 
 
 def _duration(seconds: int) -> str:

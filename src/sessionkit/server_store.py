@@ -327,8 +327,15 @@ class ServerStore(SessionStore):
 
     def has_record(self, session: Session) -> bool:
         """Whether ``session`` has a live record, named by the cookie the browser holds."""
+        return self.handle(session) is not None
+
+    def handle(self, session: Session) -> str | None:
+        """The handle of ``session``'s record, as :class:`~sessionkit.SessionInfo` shows it
+        (e.g. to mark "this device" in a device list); ``None`` if it has no live record."""
         record = session.origin if session.loaded else session.source
-        return isinstance(record, _Record) and record.fields is not None
+        if isinstance(record, _Record) and record.fields is not None:
+            return record.handle
+        return None
 
     def _user(self, data: dict[str, Any]) -> str | None:
         if self.user_key is None:

@@ -116,3 +116,19 @@ def test_forget_me_clears_the_session(page: Page) -> None:
     expect(page.locator("#todos .todo")).to_have_count(0)
     page.get_by_role("button", name="Forget me").click()
     expect(page.locator("#todos .content")).to_have_text(list(EXAMPLE_TODOS))
+
+
+def test_signing_in_on_the_cookie_store_says_why_no_devices(page: Page) -> None:
+    """On the default cookie store, signing in works and the page says devices need a
+    server-side store; signing out shows the form again."""
+    page.goto("/")
+    expect(page.locator("#account")).to_contain_text("No password")
+    page.get_by_placeholder("Your name").fill("ann")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#user")).to_have_text("ann")
+    expect(page.locator("#no-devices")).to_contain_text("need a server-side store")
+    expect(page.locator("#session")).to_contain_text('"user_id": "ann"')
+    expect(page.get_by_role("button", name="Sign out everywhere")).to_have_count(0)
+    screenshot(page, "demo-signed-in-cookie-store")
+    page.get_by_role("button", name="Sign out this device").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
