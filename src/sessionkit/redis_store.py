@@ -15,9 +15,8 @@ A connection pool is made per event loop, lazily, with the configured timeouts (
 connections belong to the loop that opened them).
 
 ``timeout`` bounds each round trip as a whole, connecting included, also on the
-application's own client: a hung or paused server holds a request for at most that long per
-trip. The pools made here retry a command once on a broken connection (a pooled connection
-that a restart of Redis closed) and never on a timeout. Failures raise
+application's own client (whatever its socket timeouts and retries): a hung or paused server
+holds a request for at most that long per trip. Failures raise
 :class:`~sessionkit.SessionStoreError`, whose message never holds the URL or its password.
 """
 
@@ -189,17 +188,12 @@ class RedisBackend(Backend):
         return client
 
     def _connect(self, url: str) -> Redis | RedisCluster:
-        """A client for ``url`` with the timeouts, retrying once on a broken connection."""
+        """A client for ``url`` with the timeouts (it retries no command: redis-py's default;
+        a pooled connection that a restart of Redis closed is replaced when next taken)."""
         from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-        from redis.exceptions import ConnectionError as RedisConnectionError
 
         return Redis.from_url(
-            url,
-            socket_timeout=self._timeout,
-            socket_connect_timeout=self._timeout,
-            retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
+            url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
         )
 
     async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
