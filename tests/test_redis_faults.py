@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from sessionkit import SessionSettings
+from sessionkit import SessionConfigError, SessionSettings
 from tests.conftest import KEY
 from tests.redis_server import RedisServer, running_redis
 from tests.test_server import ROOT, soak, uvicorn_process
@@ -278,3 +278,13 @@ def test_soak_on_the_redis_store_every_counter_exact(redis_db: RedisServer) -> N
     assert [errors for _, errors in results] == [0] * clients
     assert [count for count, _ in results] == [requests] * clients
     assert len(redis_db.client().keys("sessionkit:s:*")) == clients
+
+
+def test_redis_unavailable_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SESSION_REDIS_UNAVAILABLE=empty is read; another value is refused, naming the
+    variable and the two values."""
+    monkeypatch.setenv("SESSION_REDIS_UNAVAILABLE", "empty")
+    assert SessionSettings(secret_key=KEY).redis_unavailable == "empty"
+    monkeypatch.setenv("SESSION_REDIS_UNAVAILABLE", "ignore")
+    with pytest.raises(SessionConfigError, match=r"SESSION_REDIS_UNAVAILABLE.*'fail'.*'empty'"):
+        SessionSettings(secret_key=KEY)

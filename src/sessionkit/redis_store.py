@@ -126,8 +126,8 @@ class Script:
     """A Lua script run by its SHA-1 (``EVALSHA``), loaded when the server lacks it."""
 
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+        self.source: str = source
+        self.sha: str = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
     async def __call__(self, client: Redis | RedisCluster, keys: list[str], args: list[Any]) -> Any:
         from redis.exceptions import NoScriptError
