@@ -148,6 +148,16 @@ class RedisClusterServers:
             client.flushall()
             client.close()
 
+    def calls(self, command: str) -> list[int]:
+        """How many times each master has run ``command`` (lowercase) since it started."""
+        counts = []
+        for node in self.nodes:
+            client = node.client()
+            stats = client.info("commandstats").get(f"cmdstat_{command}", {})
+            counts.append(int(stats.get("calls", 0)))
+            client.close()
+        return counts
+
     def keys_per_node(self, pattern: str) -> list[int]:
         """How many keys matching ``pattern`` each master holds."""
         counts = []

@@ -226,3 +226,40 @@ def test_a_rotation_through_the_app_kills_the_old_id_on_the_cluster(
         use_cookie(http, anonymous)
         assert http.get("/read").json() == {}
     assert sum(redis_cluster_db.keys_per_node("sessionkit:s:*")) == 1
+
+
+def test_soak_on_a_cluster_under_uvicorn_every_counter_exact(
+    redis_cluster_db: RedisClusterServers,
+) -> None:
+    """20 concurrent clients x 50 requests under uvicorn on the cluster (SESSION_REDIS_CLUSTER
+    from the environment): every counter exact, no error, the records on every node."""
+    from tests.test_server import ROOT, soak, uvicorn_process
+
+    env = {
+        "SESSION_STORE": "redis",
+        "SESSION_REDIS_CLUSTER": "true",
+        "SESSION_REDIS_URL": redis_cluster_db.url,
+    }
+    clients, requests = 20, 50
+    with uvicorn_process(["tests.server_app:app"], ROOT, env) as url:
+        started = time.perf_counter()
+        results = asyncio.run(soak(url, clients, requests))
+        elapsed = time.perf_counter() - started
+    total = clients * requests
+    print(f"cluster soak: {total} requests in {elapsed:.1f} s ({total / elapsed:.0f} req/s)")
+    assert [errors for _, errors in results] == [0] * clients
+    assert [count for count, _ in results] == [requests] * clients
+    records = redis_cluster_db.keys_per_node("sessionkit:s:*")
+    assert sum(records) == clients
+    assert all(count > 0 for count in records), records
+
+
+def test_a_read_costs_one_round_trip_on_a_cluster(redis_cluster_db: RedisClusterServers) -> None:
+    """With a valid cookie, a read-only request runs one script on one node, as on one server."""
+    with TestClient(app_for(settings_for("cluster", redis_cluster_db))) as http:
+        http.get("/write?a=1")
+        http.get("/write?b=2")  # the scripts are loaded on the record's node from here on
+        before = redis_cluster_db.calls("evalsha")
+        assert http.get("/read").json() == {"a": "1", "b": "2"}
+        after = redis_cluster_db.calls("evalsha")
+    assert sum(after) - sum(before) == 1
