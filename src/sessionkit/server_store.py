@@ -98,7 +98,8 @@ class Backend(ABC):
         require_replaced: bool,
     ) -> bool:
         """Store a new record, added to ``index``; delete the record ``replaces`` in the same
-        step. With ``require_replaced``, do nothing unless that record exists; whether done."""
+        step (or, where one step cannot touch both, first: a failure then logs the user out).
+        With ``require_replaced``, do nothing unless that record exists; whether done."""
 
     @abstractmethod
     async def delete(self, handle: str) -> bool:
