@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.redis_server import RedisServer, running_redis
+from tests.redis_server import RedisClusterServers, RedisServer, running_cluster, running_redis
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -53,3 +53,17 @@ def redis_db(redis_server: RedisServer) -> RedisServer:
     client.config_resetstat()
     client.close()
     return redis_server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """A Redis Cluster of three masters on free 127.0.0.1 ports for the test run."""
+    with running_cluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def redis_cluster_db(redis_cluster: RedisClusterServers) -> RedisClusterServers:
+    """The test run's Redis Cluster, every node emptied for this test."""
+    redis_cluster.flush()
+    return redis_cluster

@@ -1,7 +1,8 @@
 """Server-side sessions on the memory store and on a real redis-server.
 
-Behaviour tests run on both stores (``store`` fixture); what only Redis can show (commands
-per request, what a dump of Redis holds, expiry enforced by Redis itself) runs on Redis.
+Behaviour tests run on every store (the ``kind`` fixture: memory, Redis, and Redis on a
+three-master Redis Cluster); what only Redis can show (commands per request, what a dump of
+Redis holds, expiry enforced by Redis itself) runs on Redis.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from tests.conftest import KEY
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tests.redis_server import RedisServer
+    from tests.redis_server import RedisClusterServers, RedisServer
 
 # --- the app ---------------------------------------------------------------------------------
 
@@ -155,10 +156,17 @@ ROUTES = [
 ]
 
 
-def settings_for(kind: str, redis_db: RedisServer | None = None, **config: Any) -> SessionSettings:
-    if kind == "redis":
+def settings_for(
+    kind: str, redis_db: RedisServer | RedisClusterServers | None = None, **config: Any
+) -> SessionSettings:
+    """Settings of the store ``kind``: "memory", "redis", or "cluster" (the Redis store on a
+    Redis Cluster)."""
+    if kind in ("redis", "cluster"):
         assert redis_db is not None
         config.setdefault("redis_url", redis_db.url)
+    if kind == "cluster":
+        kind = "redis"
+        config["redis_cluster"] = True
     return SessionSettings(secret_key=KEY, store=kind, **config)
 
 
@@ -166,22 +174,27 @@ def app_for(settings: SessionSettings) -> Starlette:
     return Starlette(routes=ROUTES, middleware=[settings.middleware()])
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def redis_or_none(kind: str, request: pytest.FixtureRequest) -> RedisServer | None:
-    """The test's redis-server on the Redis store; nothing on the memory store."""
-    if kind != "redis":
+def redis_or_none(
+    kind: str, request: pytest.FixtureRequest
+) -> RedisServer | RedisClusterServers | None:
+    """The test's redis-server (or Redis Cluster) on the Redis store; nothing on memory."""
+    if kind == "memory":
         return None
-    server: RedisServer = request.getfixturevalue("redis_db")
-    return server
+    servers: RedisServer | RedisClusterServers
+    servers = request.getfixturevalue("redis_db" if kind == "redis" else "redis_cluster_db")
+    return servers
 
 
 @pytest.fixture
-def client(kind: str, redis_or_none: RedisServer | None) -> Iterator[TestClient]:
+def client(
+    kind: str, redis_or_none: RedisServer | RedisClusterServers | None
+) -> Iterator[TestClient]:
     """A TestClient (used with ``with``: lifespan runs) on the app with the store."""
     with TestClient(app_for(settings_for(kind, redis_or_none))) as http:
         yield http
@@ -372,7 +385,9 @@ def test_logout_deletes_the_record_and_expires_the_cookie(client: TestClient) ->
 # --- revocation and device lists -------------------------------------------------------------
 
 
-def test_list_and_revoke_a_users_sessions(kind: str, redis_or_none: RedisServer | None) -> None:
+def test_list_and_revoke_a_users_sessions(
+    kind: str, redis_or_none: RedisServer | RedisClusterServers | None
+) -> None:
     """Two devices of one user are listed newest first; revoking one by its handle ends it
     alone; revoke_user ends the rest and says how many."""
     app = app_for(settings_for(kind, redis_or_none))
@@ -489,7 +504,9 @@ def test_concurrent_requests_that_set_different_keys_all_persist(
 
 
 def test_a_slow_write_never_resurrects_a_revoked_session(
-    kind: str, redis_or_none: RedisServer | None, caplog: pytest.LogCaptureFixture
+    kind: str,
+    redis_or_none: RedisServer | RedisClusterServers | None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A request still running when its session is revoked stores nothing, clears the
     cookie and logs why; the session stays gone."""
@@ -515,7 +532,7 @@ def test_a_slow_write_never_resurrects_a_revoked_session(
 
 
 def test_concurrent_writes_to_different_keys_in_process(
-    kind: str, redis_or_none: RedisServer | None
+    kind: str, redis_or_none: RedisServer | RedisClusterServers | None
 ) -> None:
     """The same on both stores, in one event loop: overlapping writes of different keys."""
     app = app_for(settings_for(kind, redis_or_none))
@@ -561,7 +578,7 @@ def test_typed_keys_work_on_a_server_side_store(client: TestClient) -> None:
 
 
 def test_a_signed_cookie_session_moves_into_the_store(
-    kind: str, redis_or_none: RedisServer | None
+    kind: str, redis_or_none: RedisServer | RedisClusterServers | None
 ) -> None:
     """Switching from the cookie store logs nobody out: the signed cookie is read once and
     its session moved into the store, under a new id cookie."""
@@ -577,7 +594,9 @@ def test_a_signed_cookie_session_moves_into_the_store(
         assert len(http.get("/devices").json()) == 1
 
 
-def test_works_under_testclient_without_with(kind: str, redis_or_none: RedisServer | None) -> None:
+def test_works_under_testclient_without_with(
+    kind: str, redis_or_none: RedisServer | RedisClusterServers | None
+) -> None:
     """Without ``with`` every request runs in an event loop of its own; no connection is used
     across loops, and each loop's connections are closed."""
     http = TestClient(app_for(settings_for(kind, redis_or_none)))
@@ -628,12 +647,6 @@ def test_the_redis_password_appears_nowhere(
     out = capsys.readouterr()
     assert "hunter2" not in out.out + out.err
     assert "SESSION_REDIS_URL" in out.out
-
-
-def test_redis_cluster_is_refused_for_now() -> None:
-    """redis_cluster=True is a clear startup error, not a silently single-node store."""
-    with pytest.raises(SessionConfigError, match="SESSION_REDIS_CLUSTER"):
-        SessionSettings(secret_key=KEY, store="redis", redis_url="redis://x", redis_cluster=True)
 
 
 def test_the_memory_store_says_it_is_one_process_only(caplog: pytest.LogCaptureFixture) -> None:
@@ -734,7 +747,9 @@ def test_get_store_without_the_middleware_raises() -> None:
         http.get("/")
 
 
-def test_get_store_is_the_middlewares_store(kind: str, redis_or_none: RedisServer | None) -> None:
+def test_get_store_is_the_middlewares_store(
+    kind: str, redis_or_none: RedisServer | RedisClusterServers | None
+) -> None:
     """get_store(request) is the store the middleware keeps sessions in (its connections)."""
     seen: list[object] = []
 

@@ -12,17 +12,22 @@ from sessionkit.server_store import Backend, ServerStore
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
     from sessionkit.settings import SessionSettings
 
 logger = logging.getLogger("sessionkit")
 
 
-def make_store(settings: SessionSettings, redis: Redis | None = None) -> CookieStore | ServerStore:
+def make_store(
+    settings: SessionSettings, redis: Redis | RedisCluster | None = None
+) -> CookieStore | ServerStore:
     """The store of ``settings``; ``redis``, the application's own client for the Redis store.
 
     Raises :class:`SessionConfigError` for what only building it can find: the Redis store
-    without a URL or a client, or without the ``redis`` package.
+    without a URL or a client, or without the ``redis`` package, or ``redis_cluster`` with a
+    client that is not a ``RedisCluster``. A ``RedisCluster`` client selects the cluster
+    backend by itself.
     """
     where = settings.where
     if redis is not None and settings.store != "redis":
@@ -44,10 +49,11 @@ def make_store(settings: SessionSettings, redis: Redis | None = None) -> CookieS
     return ServerStore(settings, _redis_backend(settings, redis))
 
 
-def _redis_backend(settings: SessionSettings, client: Redis | None) -> Backend:
+def _redis_backend(settings: SessionSettings, client: Redis | RedisCluster | None) -> Backend:
     try:
-        import redis.asyncio  # noqa: F401 - only to find out whether it is installed
+        from redis.asyncio.cluster import RedisCluster
 
+        from sessionkit.redis_cluster_store import RedisClusterBackend
         from sessionkit.redis_store import RedisBackend
     except ImportError:
         raise SessionConfigError(
@@ -65,8 +71,18 @@ def _redis_backend(settings: SessionSettings, client: Redis | None) -> Backend:
                 f"settings.middleware(redis=client))"
             ]
         )
+    cluster = isinstance(client, RedisCluster) if client is not None else settings.redis_cluster
+    if settings.redis_cluster and not cluster:
+        raise SessionConfigError(
+            [
+                f"{settings.where('redis_cluster')} is True, but the Redis client given is a "
+                f"{type(client).__qualname__}, which cannot follow a cluster's slots; pass a "
+                f"redis.asyncio.cluster.RedisCluster (or set SESSION_REDIS_CLUSTER=false)"
+            ]
+        )
     url = None if client is not None or settings.redis_url is None else settings.redis_url
-    return RedisBackend(
+    backend = RedisClusterBackend if cluster else RedisBackend
+    return backend(
         None if url is None else url.get_secret_value(),
         client=client,
         prefix=settings.redis_prefix,

@@ -12,9 +12,10 @@ It knows nothing of pydantic models, nor of how sessions are kept: the store dec
    server-side store a WebSocket's session stays writable after ``accept`` (the browser
    has its id already), and what changed is stored when the connection ends.
 
-A server-side store that fails never becomes a 500: a request whose session cannot be read
-or written is answered ``503`` with ``Retry-After``, and one that does not use the session is
-unaffected.
+A server-side store that fails never becomes a 500: a request whose session cannot be written
+is answered ``503`` with ``Retry-After``, and so is one whose session cannot be read, once it
+uses the session (or, with ``redis_unavailable="empty"``, once it changes it); a request that
+does not use the session is unaffected.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
     from starlette.requests import HTTPConnection
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -65,7 +67,7 @@ class SessionMiddleware:
     Give ``settings=SessionSettings(...)``, or Starlette's keyword arguments
     (``secret_key=..., max_age=...``), which are merged over the environment exactly as
     :meth:`SessionSettings.from_config` does. ``redis``: the application's own
-    ``redis.asyncio`` client for ``store="redis"``.
+    ``redis.asyncio`` client (or ``RedisCluster``) for ``store="redis"``.
     """
 
     def __init__(
@@ -74,7 +76,7 @@ class SessionMiddleware:
         /,
         settings: SessionSettings | str | Secret | None = None,
         *,
-        redis: Redis | None = None,
+        redis: Redis | RedisCluster | None = None,
         **sessions_config: Any,
     ) -> None:
         if isinstance(settings, str | Secret):  # Starlette's positional secret_key
@@ -264,9 +266,9 @@ class _ServerHTTP:
     """An HTTP request on a server-side store: loaded before the app, stored at its response.
 
     If the store fails, the client gets a 503 instead of the app's response: when the
-    session cannot be read (the app's use of it raises :class:`SessionStoreError`) or its
-    changes cannot be written (the app's own response is then dropped: it would claim a
-    success that was not kept).
+    session cannot be read (the app's use of it raises :class:`SessionStoreError`, unless
+    the store hands out an empty session) or its changes cannot be written (the app's own
+    response is then dropped: it would claim a success that was not kept).
     """
 
     __slots__ = ("failed", "scope", "send_downstream", "session", "started", "store")
@@ -283,7 +285,7 @@ class _ServerHTTP:
         try:
             self.session = await self.store.open(scope.get("headers", ()))
         except SessionStoreError as exc:
-            self.session = _unreadable(exc, self.store)
+            self.session = self.store.unreadable(exc)
         scope["session"] = self.session
         try:
             await app(scope, receive, self.send)
@@ -345,7 +347,7 @@ class _ServerWebSocket:
         try:
             session = await self.store.open(scope.get("headers", ()))
         except SessionStoreError as exc:
-            session = _unreadable(exc, self.store)
+            session = self.store.unreadable(exc)
         self.session = scope["session"] = session
         try:
             await app(scope, receive, self.send)
@@ -370,15 +372,6 @@ class _ServerWebSocket:
                 session.lock(_AFTER_ACCEPT)  # a new session's id could not reach the browser
             self.accepted = not denial
         await self.send_downstream(message)
-
-
-def _unreadable(error: SessionStoreError, store: ServerStore) -> Session:
-    """A session whose store could not be read: any use of it raises ``error`` again."""
-
-    def fail(session: Session) -> dict[str, Any]:
-        raise SessionStoreError(str(error))
-
-    return Session.from_store(fail, None, store)
 
 
 def _merge_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:

@@ -10,8 +10,13 @@ Keys, under the prefix (``sessionkit:`` by default):
 
 Every operation is one command or one Lua script (``EVALSHA``, loaded on first use), so it
 takes one round trip and runs atomically; the scripts need nothing newer than Redis 7.0.
+(A Redis Cluster splits the multi-key ones: :mod:`sessionkit.redis_cluster_store`.)
 A connection pool is made per event loop, lazily, with the configured timeouts (a pool's
-connections belong to the loop that opened them). Failures raise
+connections belong to the loop that opened them).
+
+``timeout`` bounds each round trip as a whole, connecting included, also on the
+application's own client (whatever its socket timeouts and retries): a hung or paused server
+holds a request for at most that long per trip. Failures raise
 :class:`~sessionkit.SessionStoreError`, whose message never holds the URL or its password.
 """
 
@@ -26,14 +31,15 @@ from sessionkit.exceptions import SessionStoreError
 from sessionkit.server_store import DEADLINE, Backend
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Awaitable, Iterable, Mapping
 
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
-__all__ = ["RedisBackend"]
+__all__ = ["EXPIRY", "SCRIPTS", "RedisBackend", "Script"]
 
 # The record's expiry: the earlier of now + idle and its deadline (0: none).
-_EXPIRY = f"""
+EXPIRY = f"""
 local function expiry(key, now, idle)
   local deadline = tonumber(redis.call('HGET', key, '{DEADLINE}') or '0')
   local expires = now + idle
@@ -44,7 +50,7 @@ end
 
 # KEYS: record. ARGV: now_ms, idle_ms. The record's fields, its expiry renewed; or nil.
 _FIND = (
-    _EXPIRY
+    EXPIRY
     + """
 local fields = redis.call('HGETALL', KEYS[1])
 if #fields == 0 then return false end
@@ -58,7 +64,7 @@ return fields
 
 # KEYS: record. ARGV: now_ms, idle_ms, count of pairs, name/value pairs, deleted names.
 _UPDATE = (
-    _EXPIRY
+    EXPIRY
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local pairs_end = 3 + 2 * tonumber(ARGV[3])
@@ -72,7 +78,7 @@ return 1
 # KEYS: new record, replaced record or '', index or ''. ARGV: now_ms, idle_ms,
 # require_replaced ('1' or '0'), handle, record key prefix, name/value pairs.
 _CREATE = (
-    _EXPIRY
+    EXPIRY
     + """
 if KEYS[2] ~= '' then
   if redis.call('DEL', KEYS[2]) == 0 and ARGV[3] == '1' then return 0 end
@@ -116,14 +122,14 @@ return count
 """
 
 
-class _Script:
+class Script:
     """A Lua script run by its SHA-1 (``EVALSHA``), loaded when the server lacks it."""
 
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+        self.source: str = source
+        self.sha: str = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
-    async def __call__(self, client: Redis, keys: list[str], args: list[Any]) -> Any:
+    async def __call__(self, client: Redis | RedisCluster, keys: list[str], args: list[Any]) -> Any:
         from redis.exceptions import NoScriptError
 
         try:
@@ -132,8 +138,8 @@ class _Script:
             return await client.eval(self.source, len(keys), *keys, *args)
 
 
-_SCRIPTS = {
-    name: _Script(source)
+SCRIPTS = {
+    name: Script(source)
     for name, source in {
         "find": _FIND,
         "update": _UPDATE,
@@ -152,7 +158,7 @@ class RedisBackend(Backend):
         self,
         url: str | None = None,
         *,
-        client: Redis | None = None,
+        client: Redis | RedisCluster | None = None,
         prefix: str = "sessionkit:",
         timeout: float = 2.0,
     ) -> None:
@@ -163,39 +169,46 @@ class RedisBackend(Backend):
         self._timeout = timeout
         self._records = prefix + "s:"
         self._indexes = prefix + "u:"
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Redis] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, Redis | RedisCluster
+        ] = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:  # never the URL: it may hold a password
-        return f"RedisBackend(prefix={self._records[:-2]!r})"
+        return f"{type(self).__name__}(prefix={self._records[:-2]!r})"
 
-    def _client(self) -> Redis:
+    def _client(self) -> Redis | RedisCluster:
         if self._own_client is not None:
             return self._own_client
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            from redis.asyncio import Redis
-
             assert self._url is not None  # noqa: S101 - one of the two is set
-            client = Redis.from_url(
-                self._url,
-                socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout,
-            )
+            client = self._connect(self._url)
             self._clients[loop] = client
         return client
 
-    async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        return await self._call(_SCRIPTS[script](self._client(), keys, args))
+    def _connect(self, url: str) -> Redis | RedisCluster:
+        """A client for ``url`` with the timeouts (it retries no command: redis-py's default;
+        a pooled connection that a restart of Redis closed is replaced when next taken)."""
+        from redis.asyncio import Redis
 
-    async def _call(self, operation: Any) -> Any:
-        from redis.exceptions import RedisError
+        return Redis.from_url(
+            url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
+        )
+
+    async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        return await self._call(SCRIPTS[script](self._client(), keys, args))
+
+    async def _call(self, operation: Awaitable[Any]) -> Any:
+        """One round trip, bounded by the timeout; any failure a :class:`SessionStoreError`."""
+        from redis.exceptions import RedisClusterException, RedisError
 
         try:
-            return await operation
-        except (TimeoutError, RedisError, OSError) as exc:
+            async with asyncio.timeout(self._timeout):
+                return await operation
+        except TimeoutError:
+            message = f"the Redis session store did not answer within {self._timeout} s"
+        except (RedisError, RedisClusterException, OSError) as exc:
             message = f"the Redis session store failed ({type(exc).__name__}: {exc})"
         raise SessionStoreError(message)  # outside the except block: no chained cause
 

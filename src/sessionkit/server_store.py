@@ -98,7 +98,8 @@ class Backend(ABC):
         require_replaced: bool,
     ) -> bool:
         """Store a new record, added to ``index``; delete the record ``replaces`` in the same
-        step. With ``require_replaced``, do nothing unless that record exists; whether done."""
+        step (or, where one step cannot touch both, first: a failure then logs the user out).
+        With ``require_replaced``, do nothing unless that record exists; whether done."""
 
     @abstractmethod
     async def delete(self, handle: str) -> bool:
@@ -158,6 +159,14 @@ class _Migrated:
 _NO_SESSION = "no session"
 
 
+@dataclass(frozen=True, slots=True)
+class _Unreadable:
+    """The origin of a session whose record could not be read (``redis_unavailable="empty"``):
+    handed out empty, and never stored, since a write could replace the session it hides."""
+
+    error: SessionStoreError
+
+
 def handle_of(session_id: str) -> str:
     """The handle of a session id: a one-way hash, URL-safe, that names its record."""
     digest = hashlib.sha256(b"sessionkit.handle:" + session_id.encode("ascii")).digest()
@@ -194,6 +203,8 @@ class ServerStore(SessionStore):
         self.absolute_lifetime: int | None = settings.absolute_lifetime
         self.refresh_after: int | None = settings.refresh_interval
         self.clock: Callable[[], float] = time.time
+        #: what a session that could not be read becomes: a 503 on use, or empty
+        self.when_unreadable: str = settings.redis_unavailable
 
     # --- per request ----------------------------------------------------------------------
 
@@ -209,6 +220,22 @@ class ServerStore(SessionStore):
                 record = _Record(verified, handle, fields)
                 return Session.from_store(self._load_record, record, self)
         return Session.from_store(self._load_cookie, values, self)
+
+    def unreadable(self, error: SessionStoreError) -> Session:
+        """The session of a request whose record could not be read: any use of it raises
+        ``error`` again, or (``"empty"``) it is empty, a warning logged, and any change to it
+        raises when stored."""
+        loader = self._load_empty if self.when_unreadable == "empty" else _raise_error
+        return Session.from_store(loader, _Unreadable(error), self)
+
+    @staticmethod
+    def _load_empty(session: Session) -> dict[str, Any]:
+        session.origin = session.source
+        logger.warning(
+            "%s; the request runs with an empty, read-only session (redis_unavailable='empty')",
+            session.source.error,
+        )
+        return {}
 
     def _load_record(self, session: Session) -> dict[str, Any]:
         record: _Record = session.source
@@ -235,6 +262,10 @@ class ServerStore(SessionStore):
             return None
         session.flush()
         origin = session.origin
+        if isinstance(origin, _Unreadable):
+            if session.modified or session.renewed or session.rotated or dict.__len__(session):
+                raise SessionStoreError(f"{origin.error}, so the session's changes were not stored")
+            return None
         record = origin if isinstance(origin, _Record) and origin.fields is not None else None
         if not dict.__len__(session):
             if record is not None:
@@ -416,6 +447,10 @@ class ServerStore(SessionStore):
                 "sessions belong to a user; set it to the session entry that holds the user's id"
             )
         return index_of(str(user_id))
+
+
+def _raise_error(session: Session) -> dict[str, Any]:
+    raise SessionStoreError(str(session.source.error))
 
 
 def _moment(timestamp: float) -> datetime:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
 
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
     from starlette.middleware import Middleware
 
     from sessionkit.store import SessionStore
@@ -70,6 +71,7 @@ class SessionSettings(DeclaredSettings):
         "for a socket)",
         "redis_cluster": "use true or false",
         "redis_timeout": "give a number of seconds, e.g. 2 or 0.5",
+        "redis_unavailable": "use 'fail' (a 503) or 'empty' (an empty, read-only session)",
         "refresh_after": "give a whole number of seconds, or leave it empty for half of max_age",
         "absolute_lifetime": "give a whole number of seconds, or leave it empty for no limit",
         "encrypt": "use true or false",
@@ -172,7 +174,8 @@ class SessionSettings(DeclaredSettings):
     redis_cluster: bool = Field(
         default=False,
         validation_alias="SESSION_REDIS_CLUSTER",
-        description="redis_url names a node of a Redis Cluster.",
+        description="redis_url names a node of a Redis Cluster (any node: the others are "
+        "found from it).",
     )
     redis_prefix: str = Field(
         default="sessionkit:",
@@ -184,6 +187,13 @@ class SessionSettings(DeclaredSettings):
         validation_alias="SESSION_REDIS_TIMEOUT",
         description="Seconds a Redis connection or command may take before the request is "
         "answered without its session (503).",
+    )
+    redis_unavailable: Literal["fail", "empty"] = Field(
+        default="fail",
+        validation_alias="SESSION_REDIS_UNAVAILABLE",
+        description="What a request whose session cannot be read from Redis gets: 'fail', a "
+        "503 once it uses the session; or 'empty', an empty session it may read but not "
+        "change (a change is a 503), and a warning.",
     )
     user_key: str | None = Field(
         default="user_id",
@@ -212,11 +222,12 @@ class SessionSettings(DeclaredSettings):
         """
         return cls(**dict(sessions_config or {}))
 
-    def middleware(self, *, redis: Redis | None = None) -> Middleware:
+    def middleware(self, *, redis: Redis | RedisCluster | None = None) -> Middleware:
         """A ``Middleware`` entry for ``Starlette(middleware=[...])`` or ``FastAPI(...)``.
 
-        ``redis``: the application's own ``redis.asyncio`` client, whose pool the Redis store
-        then shares (``store`` must be ``"redis"``; ``redis_url`` is not needed).
+        ``redis``: the application's own ``redis.asyncio`` client (a ``RedisCluster`` for a
+        cluster), whose pool the Redis store then shares (``store`` must be ``"redis"``;
+        ``redis_url`` is not needed).
         """
         from starlette.middleware import Middleware
 
@@ -227,7 +238,9 @@ class SessionSettings(DeclaredSettings):
         return Middleware(SessionMiddleware, settings=self, redis=redis)
 
     @asynccontextmanager
-    async def open_store(self, *, redis: Redis | None = None) -> AsyncIterator[SessionStore]:
+    async def open_store(
+        self, *, redis: Redis | RedisCluster | None = None
+    ) -> AsyncIterator[SessionStore]:
         """The Redis store these settings describe, for scripts and admin tasks::
 
             async with SessionSettings().open_store() as store:
@@ -358,6 +371,7 @@ def _encryption_problems(settings: SessionSettings) -> list[str]:
 
 def _store_problems(s: SessionSettings) -> list[str]:
     problems = []
+    scheme = None
     if s.redis_url is not None:
         scheme = urlsplit(s.redis_url.get_secret_value()).scheme  # never echo the URL itself
         if scheme not in _REDIS_SCHEMES:
@@ -371,11 +385,11 @@ def _store_problems(s: SessionSettings) -> list[str]:
             f"{_where('redis_timeout')} is {s.redis_timeout}, but it must be a positive number "
             f"of seconds; {SessionSettings.config_fixes['redis_timeout']}"
         )
-    if s.redis_cluster:
+    if s.redis_cluster and s.redis_url is not None and scheme == "unix":
         problems.append(
-            f"{_where('redis_cluster')} is True, but this version of sessionkit does not "
-            f"support Redis Cluster yet; use a single Redis server (or its replicas through "
-            f"your own client: SessionSettings.middleware(redis=client))"
+            f"{_where('redis_cluster')} is True, but {_where('redis_url')} is a unix:// socket, "
+            f"which a Redis Cluster cannot use (its nodes name each other by host and port); "
+            f"give the redis:// or rediss:// URL of any node of the cluster"
         )
     return problems
 
