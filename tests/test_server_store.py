@@ -828,3 +828,26 @@ def test_an_entry_that_is_not_json_is_dropped_not_a_500(
         with caplog.at_level(logging.WARNING, logger="sessionkit"):
             assert http.get("/read").json() == {"b": "2"}
         assert "'a' in the store is not JSON" in caplog.text
+
+
+def test_works_for_a_redis_user_allowed_only_the_key_prefix(redis_db: RedisServer) -> None:
+    """A Redis ACL user limited to sessionkit's keys can log in, rotate, list and revoke: no
+    command names a key outside the prefix."""
+    admin = redis_db.client()
+    admin.acl_setuser(
+        "sessions",
+        enabled=True,
+        passwords=["+hunter2hunter2"],
+        keys=["sessionkit:*"],
+        commands=["+@all"],
+    )
+    try:
+        url = f"redis://sessions:hunter2hunter2@127.0.0.1:{redis_db.port}/0"
+        with TestClient(app_for(settings_for("redis", redis_db, redis_url=url))) as http:
+            http.get("/write?cart=1")
+            assert http.get("/login?user=ada").status_code == 200
+            assert http.get("/rotate").status_code == 200
+            assert len(http.get("/devices").json()) == 1
+            assert http.get("/everywhere").json() == 1
+    finally:
+        admin.acl_deluser("sessions")

@@ -75,21 +75,26 @@ return 1
 """
 )
 
-# KEYS: new record, replaced record or '', index or ''. ARGV: now_ms, idle_ms,
-# require_replaced ('1' or '0'), handle, record key prefix, name/value pairs.
+# KEYS: new record, then the replaced record and the index, each only if there is one (an
+# empty key name would fail a Redis ACL that allows only the prefix). ARGV: now_ms, idle_ms,
+# require_replaced ('1' or '0'), handle, record key prefix, whether there is a replaced
+# record ('1' or '0'), whether there is an index ('1' or '0'), name/value pairs.
 _CREATE = (
     EXPIRY
     + """
-if KEYS[2] ~= '' then
-  if redis.call('DEL', KEYS[2]) == 0 and ARGV[3] == '1' then return 0 end
+local next_key = 2
+if ARGV[6] == '1' then
+  if redis.call('DEL', KEYS[next_key]) == 0 and ARGV[3] == '1' then return 0 end
+  next_key = next_key + 1
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('PEXPIREAT', KEYS[1], expiry(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])))
-if KEYS[3] ~= '' then
-  for _, handle in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-    if redis.call('EXISTS', ARGV[5] .. handle) == 0 then redis.call('ZREM', KEYS[3], handle) end
+if ARGV[7] == '1' then
+  local index = KEYS[next_key]
+  for _, handle in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    if redis.call('EXISTS', ARGV[5] .. handle) == 0 then redis.call('ZREM', index, handle) end
   end
-  redis.call('ZADD', KEYS[3], ARGV[1], ARGV[4])
+  redis.call('ZADD', index, ARGV[1], ARGV[4])
 end
 return 1
 """
@@ -242,12 +247,13 @@ class RedisBackend(Backend):
         replaces: str | None,
         require_replaced: bool,
     ) -> bool:
-        keys = [
-            self._records + handle,
-            "" if replaces is None else self._records + replaces,
-            "" if index is None else self._indexes + index,
-        ]
+        keys = [self._records + handle]
+        if replaces is not None:
+            keys.append(self._records + replaces)
+        if index is not None:
+            keys.append(self._indexes + index)
         args: list[Any] = [now_ms, idle_ms, int(require_replaced), handle, self._records]
+        args += (int(replaces is not None), int(index is not None))
         for name, value in fields.items():
             args += (name, value)
         return bool(await self._run("create", keys, args))
