@@ -1,4 +1,4 @@
-"""sessionkit: signed-cookie sessions for ASGI apps, declared, validated at startup, typed."""
+"""sessionkit: HTTP sessions for ASGI apps, in cookies or on Redis; declared, validated, typed."""
 
 from sessionkit.codec import SessionCodec
 from sessionkit.csrf import CSRFMiddleware, CSRFSettings, check_cross_origin, csrf_token

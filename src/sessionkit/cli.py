@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog or "sessionkit",
-        description="Signed-cookie sessions for ASGI apps: keys, settings, cookies and a demo.",
+        description="HTTP sessions for ASGI apps: keys, settings, cookies, stored sessions, demo.",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     commands.add_parser(
