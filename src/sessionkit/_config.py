@@ -209,10 +209,15 @@ def _field_for(model: type[BaseSettings], loc: str) -> str | None:
     return None
 
 
-def _env_source(model: type[BaseSettings], field: str) -> str:
+def in_environment(model: type[BaseSettings], field: str) -> bool:
+    """Whether the environment sets ``field`` of ``model`` (its variable, in any case)."""
     variable = env_var(model, field)
-    if any(name.upper() == variable for name in os.environ):
-        return f"read from ${variable}"
+    return any(name.upper() == variable for name in os.environ)
+
+
+def _env_source(model: type[BaseSettings], field: str) -> str:
+    if in_environment(model, field):
+        return f"read from ${env_var(model, field)}"
     return "read from .env or the default"
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from sessionkit._config import env_var as config_env_var
+from sessionkit._config import in_environment
 from sessionkit._factory import make_store
 from sessionkit.codec import SEALED_PREFIX, Decoded, SessionCodec
 from sessionkit.csrf import CSRFSettings
@@ -180,7 +180,7 @@ def _settings_used(settings: SessionSettings, explicit: dict[str, object]) -> st
     for field, option in (("session_cookie", "--cookie-name"), ("max_age", "--max-age")):
         if field in explicit:
             source = f"from {option}"
-        elif env_var(field) in os.environ:
+        elif in_environment(SessionSettings, field):
             source = f"from {env_var(field)}"
         else:
             source = f"from .env or the default; the app's may differ: give {option}"
