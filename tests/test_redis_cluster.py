@@ -130,10 +130,10 @@ def test_a_rotation_cut_at_any_step_leaves_at_most_one_indexed_live_id(
 
     async def scenario() -> tuple[list[str], set[str], int]:
         now = int(time.time() * 1000)
-        assert await backend.create("old", now, IDLE, FIELDS, "u", None, False)
+        assert await backend.create("old", now, now + IDLE, FIELDS, "u", None, False)
         calls = failing_at(backend, monkeypatch, step)
         with suppress(SessionStoreError):
-            await backend.create("new", now, IDLE, FIELDS, "u", "old", True)
+            await backend.create("new", now, now + IDLE, FIELDS, "u", "old", True)
         made = calls[0]
         monkeypatch.undo()
         live = [handle for handle in ("old", "new") if await backend.find(handle, now, IDLE)]
@@ -156,7 +156,7 @@ def test_a_rotation_from_a_vanished_record_stores_nothing(
 
     async def scenario() -> tuple[bool, Any, list[Any]]:
         now = int(time.time() * 1000)
-        done = await backend.create("new", now, IDLE, FIELDS, "u", "gone", True)
+        done = await backend.create("new", now, now + IDLE, FIELDS, "u", "gone", True)
         found = await backend.find("new", now, IDLE)
         listed = await backend.list_index("u")
         await backend.aclose()
@@ -178,7 +178,7 @@ def test_index_entries_without_a_record_are_pruned_only_after_the_grace(
         client = RedisCluster.from_url(redis_cluster_db.url, decode_responses=True)
         index = "sessionkit:u:u"
         await client.zadd(index, {"recent": now, "stale": now - PRUNE_GRACE - 1000})
-        await backend.create("live", now, IDLE, FIELDS, "u", None, False)
+        await backend.create("live", now, now + IDLE, FIELDS, "u", None, False)
         listed = [handle for handle, _, _ in await backend.list_index("u")]
         revoked = await backend.delete_index("u")
         left = sorted(map(str, await client.zrange(index, 0, -1)))
@@ -204,9 +204,9 @@ def test_a_login_prunes_stale_entries_of_the_users_index(
         client = RedisCluster.from_url(redis_cluster_db.url, decode_responses=True)
         index = "sessionkit:u:u"
         old = now - PRUNE_GRACE - 1000
-        await backend.create("kept", old, IDLE * 1000, FIELDS, "u", None, False)
+        await backend.create("kept", old, old + IDLE * 1000, FIELDS, "u", None, False)
         await client.zadd(index, {"expired": old, "recent": now})
-        await backend.create("new", now, IDLE, FIELDS, "u", None, False)
+        await backend.create("new", now, now + IDLE, FIELDS, "u", None, False)
         left = sorted(map(str, await client.zrange(index, 0, -1)))
         await client.aclose()
         await backend.aclose()

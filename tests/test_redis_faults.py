@@ -64,6 +64,26 @@ def test_a_paused_redis_is_answered_within_the_timeout(tmp_path: Path, pooled: b
         assert elapsed < 1.2, elapsed
 
 
+def test_a_trip_cut_short_leaves_no_late_reply_for_the_next_request(tmp_path: Path) -> None:
+    """A read cut at the timeout, its reply arriving after: the next request on the same
+    pool reads its own session, never that late reply (redis-py closes a connection cut
+    mid-command, and checks a pooled one for unread data before reusing it)."""
+    with running_redis(tmp_path) as server:
+        app = app_for(settings_for("redis", server, redis_timeout=0.3))
+        with TestClient(app, raise_server_exceptions=False) as http:
+            first = session_cookie(http.get("/write?who=first"))
+            http.cookies.clear()
+            second = session_cookie(http.get("/write?who=second"))
+            pause(server, 800)
+            use_cookie(http, first)
+            assert http.get("/read").status_code == 503
+            time.sleep(1.0)  # the pause is over: the first read's reply has been sent
+            use_cookie(http, second)
+            assert http.get("/read").json() == {"who": "second"}
+            use_cookie(http, first)
+            assert http.get("/read").json() == {"who": "first"}
+
+
 def test_redis_timeout_bounds_the_applications_own_client(tmp_path: Path) -> None:
     """An application's client without any socket timeout, Redis paused for 3 s: the round
     trip is still cut at redis_timeout, and the request gets its 503."""

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sessionkit.server_store import DEADLINE, Backend
+from sessionkit.server_store import Backend, expiry_ms
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -44,16 +44,11 @@ class MemoryBackend(Backend):
         entry = self._live(handle)
         if entry is None:
             return None
-        entry.expires_ms = _expiry(entry.fields, now_ms, idle_ms)
+        entry.expires_ms = expiry_ms(entry.fields, now_ms, idle_ms)
         return dict(entry.fields)
 
     async def update(
-        self,
-        handle: str,
-        now_ms: int,
-        idle_ms: int,
-        fields: Mapping[str, bytes],
-        deleted: Iterable[str],
+        self, handle: str, expires_ms: int, fields: Mapping[str, bytes], deleted: Iterable[str]
     ) -> bool:
         entry = self._live(handle)
         if entry is None:
@@ -61,14 +56,14 @@ class MemoryBackend(Backend):
         entry.fields.update(fields)
         for name in deleted:
             entry.fields.pop(name, None)
-        entry.expires_ms = _expiry(entry.fields, now_ms, idle_ms)
+        entry.expires_ms = expires_ms
         return True
 
     async def create(
         self,
         handle: str,
         now_ms: int,
-        idle_ms: int,
+        expires_ms: int,
         fields: Mapping[str, bytes],
         index: str | None,
         replaces: str | None,
@@ -79,7 +74,7 @@ class MemoryBackend(Backend):
                 return False
             self._records.pop(replaces, None)
         self._make_room()
-        entry = _Entry(dict(fields), _expiry(fields, now_ms, idle_ms), index)
+        entry = _Entry(dict(fields), expires_ms, index)
         self._records[handle] = entry
         if index is not None:
             self._indexes.setdefault(index, {})[handle] = now_ms
@@ -125,10 +120,3 @@ class MemoryBackend(Backend):
         while len(self._records) >= self.max_sessions:
             soonest = min(self._records, key=lambda handle: self._records[handle].expires_ms)
             del self._records[soonest]
-
-
-def _expiry(fields: Mapping[str, bytes], now_ms: int, idle_ms: int) -> int:
-    """The earlier of ``now_ms + idle_ms`` and the record's absolute deadline."""
-    deadline = int(fields.get(DEADLINE, b"0"))
-    expires = now_ms + idle_ms
-    return min(expires, deadline) if deadline else expires

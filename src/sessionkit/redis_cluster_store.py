@@ -26,7 +26,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sessionkit.exceptions import SessionStoreError
-from sessionkit.redis_store import EXPIRY, RedisBackend, Script
+from sessionkit.redis_store import RedisBackend, Script
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Mapping
@@ -40,12 +40,11 @@ __all__ = ["PRUNE_GRACE", "RedisClusterBackend"]
 #: round trips between adding the entry and storing the record can take.
 PRUNE_GRACE = 10 * 60 * 1000
 
-# KEYS: new record. ARGV: now_ms, idle_ms, name/value pairs.
+# KEYS: new record. ARGV: expires_ms, name/value pairs.
 _STORE = Script(
-    EXPIRY
-    + """
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('PEXPIREAT', KEYS[1], expiry(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])))
+    """
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return 1
 """
 )
@@ -68,9 +67,7 @@ class RedisClusterBackend(RedisBackend):
     def _connect(self, url: str) -> RedisCluster:
         from redis.asyncio.cluster import RedisCluster
 
-        return RedisCluster.from_url(
-            url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
-        )
+        return RedisCluster.from_url(url, **self._socket_options())
 
     async def _call(self, operation: Awaitable[Any]) -> Any:
         # A RedisCluster that is not initialized (no slot map yet, or one dropped after a
@@ -94,7 +91,7 @@ class RedisClusterBackend(RedisBackend):
         self,
         handle: str,
         now_ms: int,
-        idle_ms: int,
+        expires_ms: int,
         fields: Mapping[str, bytes],
         index: str | None,
         replaces: str | None,
@@ -110,7 +107,7 @@ class RedisClusterBackend(RedisBackend):
             stale = await self._call(_ADD(client, [key], [now_ms, handle, now_ms - PRUNE_GRACE]))
             if stale:
                 await self._prune(key, [entry.decode() for entry in stale])
-        args: list[Any] = [now_ms, idle_ms]
+        args: list[Any] = [expires_ms]
         for name, value in fields.items():
             args += (name, value)
         await self._call(_STORE(client, [self._records + handle], args))

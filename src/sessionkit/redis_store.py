@@ -27,6 +27,8 @@ import hashlib
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+
 from sessionkit.exceptions import SessionStoreError
 from sessionkit.server_store import DEADLINE, Backend
 
@@ -36,59 +38,49 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.cluster import RedisCluster
 
-__all__ = ["EXPIRY", "SCRIPTS", "RedisBackend", "Script"]
+__all__ = ["SCRIPTS", "RedisBackend", "Script"]
 
-# The record's expiry: the earlier of now + idle and its deadline (0: none).
-EXPIRY = f"""
-local function expiry(key, now, idle)
-  local deadline = tonumber(redis.call('HGET', key, '{DEADLINE}') or '0')
-  local expires = now + idle
-  if deadline > 0 and deadline < expires then return deadline end
-  return expires
-end
-"""
-
-# KEYS: record. ARGV: now_ms, idle_ms. The record's fields, its expiry renewed; or nil.
-_FIND = (
-    EXPIRY
-    + """
+# KEYS: record. ARGV: now_ms, idle_ms. The record's fields, its expiry renewed (the earlier of
+# now + idle and its deadline, read from the fields fetched); or nil.
+_FIND = f"""
 local fields = redis.call('HGETALL', KEYS[1])
 if #fields == 0 then return false end
 local now = tonumber(ARGV[1])
-local expires = expiry(KEYS[1], now, tonumber(ARGV[2]))
+local expires = now + tonumber(ARGV[2])
+for i = 1, #fields, 2 do
+  if fields[i] == '{DEADLINE}' then
+    local deadline = tonumber(fields[i + 1])
+    if deadline > 0 and deadline < expires then expires = deadline end
+    break
+  end
+end
 if expires <= now then return false end
 redis.call('PEXPIREAT', KEYS[1], expires)
 return fields
 """
-)
 
-# KEYS: record. ARGV: now_ms, idle_ms, count of pairs, name/value pairs, deleted names.
-_UPDATE = (
-    EXPIRY
-    + """
+# KEYS: record. ARGV: expires_ms, count of pairs, name/value pairs, deleted names.
+_UPDATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local pairs_end = 3 + 2 * tonumber(ARGV[3])
-if pairs_end > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4, pairs_end)) end
+local pairs_end = 2 + 2 * tonumber(ARGV[2])
+if pairs_end > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, pairs_end)) end
 if #ARGV > pairs_end then redis.call('HDEL', KEYS[1], unpack(ARGV, pairs_end + 1)) end
-redis.call('PEXPIREAT', KEYS[1], expiry(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return 1
 """
-)
 
 # KEYS: new record, then the replaced record and the index, each only if there is one (an
-# empty key name would fail a Redis ACL that allows only the prefix). ARGV: now_ms, idle_ms,
-# require_replaced ('1' or '0'), handle, record key prefix, whether there is a replaced
-# record ('1' or '0'), whether there is an index ('1' or '0'), name/value pairs.
-_CREATE = (
-    EXPIRY
-    + """
+# empty key name would fail a Redis ACL that allows only the prefix). ARGV: now_ms,
+# expires_ms, require_replaced ('1' or '0'), handle, record key prefix, whether there is a
+# replaced record ('1' or '0'), whether there is an index ('1' or '0'), name/value pairs.
+_CREATE = """
 local next_key = 2
 if ARGV[6] == '1' then
   if redis.call('DEL', KEYS[next_key]) == 0 and ARGV[3] == '1' then return 0 end
   next_key = next_key + 1
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
-redis.call('PEXPIREAT', KEYS[1], expiry(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])))
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 if ARGV[7] == '1' then
   local index = KEYS[next_key]
   for _, handle in ipairs(redis.call('ZRANGE', index, 0, -1)) do
@@ -98,7 +90,6 @@ if ARGV[7] == '1' then
 end
 return 1
 """
-)
 
 # KEYS: index. ARGV: record key prefix. {handle, ttl_ms, @created, @deadline, @seen} each.
 _LIST = """
@@ -135,8 +126,6 @@ class Script:
         self.sha: str = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
     async def __call__(self, client: Redis | RedisCluster, keys: list[str], args: list[Any]) -> Any:
-        from redis.exceptions import NoScriptError
-
         try:
             return await client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
@@ -193,21 +182,25 @@ class RedisBackend(Backend):
         return client
 
     def _connect(self, url: str) -> Redis | RedisCluster:
-        """A client for ``url`` with the timeouts (it retries no command: redis-py's default;
-        a pooled connection that a restart of Redis closed is replaced when next taken)."""
+        """A client for ``url`` (it retries no command: redis-py's default; a pooled
+        connection that a restart of Redis closed is replaced when next taken)."""
         from redis.asyncio import Redis
 
-        return Redis.from_url(
-            url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
-        )
+        return Redis.from_url(url, **self._socket_options())
+
+    def _socket_options(self) -> dict[str, Any]:
+        """The timeouts of the clients made here. The whole trip is bounded by :meth:`_call`,
+        so the sockets get none of their own on reads and writes: redis-py would wrap each
+        write in a task of its own to time it, a fifth of a round trip on loopback. (redis-py
+        closes a connection whose trip was cut short, so no late reply reaches the next
+        command.)"""
+        return {"socket_timeout": None, "socket_connect_timeout": self._timeout}
 
     async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
         return await self._call(SCRIPTS[script](self._client(), keys, args))
 
     async def _call(self, operation: Awaitable[Any]) -> Any:
         """One round trip, bounded by the timeout; any failure a :class:`SessionStoreError`."""
-        from redis.exceptions import RedisClusterException, RedisError
-
         try:
             async with asyncio.timeout(self._timeout):
                 return await operation
@@ -224,14 +217,9 @@ class RedisBackend(Backend):
         return {found[i].decode(): found[i + 1] for i in range(0, len(found), 2)}
 
     async def update(
-        self,
-        handle: str,
-        now_ms: int,
-        idle_ms: int,
-        fields: Mapping[str, bytes],
-        deleted: Iterable[str],
+        self, handle: str, expires_ms: int, fields: Mapping[str, bytes], deleted: Iterable[str]
     ) -> bool:
-        args: list[Any] = [now_ms, idle_ms, len(fields)]
+        args: list[Any] = [expires_ms, len(fields)]
         for name, value in fields.items():
             args += (name, value)
         args += deleted
@@ -241,7 +229,7 @@ class RedisBackend(Backend):
         self,
         handle: str,
         now_ms: int,
-        idle_ms: int,
+        expires_ms: int,
         fields: Mapping[str, bytes],
         index: str | None,
         replaces: str | None,
@@ -252,7 +240,7 @@ class RedisBackend(Backend):
             keys.append(self._records + replaces)
         if index is not None:
             keys.append(self._indexes + index)
-        args: list[Any] = [now_ms, idle_ms, int(require_replaced), handle, self._records]
+        args: list[Any] = [now_ms, expires_ms, int(require_replaced), handle, self._records]
         args += (int(replaces is not None), int(index is not None))
         for name, value in fields.items():
             args += (name, value)

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from sessionkit.settings import SessionSettings
 
-__all__ = ["Backend", "ServerStore"]
+__all__ = ["Backend", "ServerStore", "expiry_ms"]
 
 logger: logging.Logger = logging.getLogger("sessionkit")
 
@@ -64,8 +64,9 @@ _DATA = "."  # the prefix of an entry's field
 class Backend(ABC):
     """Where one kind of server keeps records: the operations :class:`ServerStore` needs.
 
-    Every operation that keeps a record sets its expiry to the earlier of ``now_ms +
-    idle_ms`` and its ``@deadline`` field (when not ``0``). An *index* is the set of
+    A record's expiry is the earlier of ``now_ms + idle_ms`` and its ``@deadline`` field
+    (when not ``0``): :func:`expiry_ms`. :meth:`find` renews it by that rule; a write is
+    given it, computed from the record the store holds. An *index* is the set of
     handles of one user's sessions, scored by creation time; it may hold handles whose
     record is gone, which :meth:`list_index` prunes. Failures raise
     :class:`~sessionkit.SessionStoreError`.
@@ -77,27 +78,24 @@ class Backend(ABC):
 
     @abstractmethod
     async def update(
-        self,
-        handle: str,
-        now_ms: int,
-        idle_ms: int,
-        fields: Mapping[str, bytes],
-        deleted: Iterable[str],
+        self, handle: str, expires_ms: int, fields: Mapping[str, bytes], deleted: Iterable[str]
     ) -> bool:
-        """Set ``fields`` and delete ``deleted`` if the record exists; whether it did."""
+        """Set ``fields``, delete ``deleted`` and set the expiry if the record exists; whether
+        it did."""
 
     @abstractmethod
     async def create(
         self,
         handle: str,
         now_ms: int,
-        idle_ms: int,
+        expires_ms: int,
         fields: Mapping[str, bytes],
         index: str | None,
         replaces: str | None,
         require_replaced: bool,
     ) -> bool:
-        """Store a new record, added to ``index``; delete the record ``replaces`` in the same
+        """Store a new record expiring at ``expires_ms``, added to ``index`` (scored
+        ``now_ms``); delete the record ``replaces`` in the same
         step (or, where one step cannot touch both, first: a failure then logs the user out).
         With ``require_replaced``, do nothing unless that record exists; whether done."""
 
@@ -165,6 +163,14 @@ class _Unreadable:
     handed out empty, and never stored, since a write could replace the session it hides."""
 
     error: SessionStoreError
+
+
+def expiry_ms(fields: Mapping[str, bytes], now_ms: int, idle_ms: int) -> int:
+    """The expiry of a record used at ``now_ms``: the earlier of ``now_ms + idle_ms`` and its
+    absolute deadline."""
+    deadline = int(fields.get(DEADLINE, b"0"))
+    expires = now_ms + idle_ms
+    return min(expires, deadline) if deadline else expires
 
 
 def handle_of(session_id: str) -> str:
@@ -288,12 +294,11 @@ class ServerStore(SessionStore):
                 fields = {_DATA + name: value for name, value in changed.items()}
                 fields[SEEN] = b"%d" % now
                 gone = [_DATA + name for name in deleted]
-                kept = await self.backend.update(
-                    record.handle, int(now * 1000), self.idle_ms, fields, gone
-                )
+                assert record.fields is not None  # noqa: S101 - a live record
+                expires = expiry_ms(record.fields, int(now * 1000), self.idle_ms)
+                kept = await self.backend.update(record.handle, expires, fields, gone)
                 if not kept:
                     return self._vanished()
-                assert record.fields is not None  # noqa: S101 - a live record
                 record.fields.update(fields)
                 for name in gone:
                     record.fields.pop(name, None)
@@ -336,10 +341,11 @@ class ServerStore(SessionStore):
             fields[USER] = user.encode()
         session_id = self.ids.new_id()
         handle = handle_of(session_id)
+        now_ms = int(now * 1000)
         done = await self.backend.create(
             handle,
-            int(now * 1000),
-            self.idle_ms,
+            now_ms,
+            expiry_ms(fields, now_ms, self.idle_ms),
             fields,
             None if user is None else index_of(user),
             replaces,
