@@ -138,11 +138,14 @@ class _Record:
     def data(self) -> dict[str, Any]:
         """The session data the record holds (an entry that is not JSON is dropped, logged)."""
         data = {}
-        for name, value in self.entries().items():
-            try:
-                data[name] = from_json(value)
-            except ValueError:
-                logger.warning("session entry %r in the store is not JSON; it was dropped", name)
+        for field, value in (self.fields or {}).items():
+            if field.startswith(_DATA):
+                try:
+                    data[field[1:]] = from_json(value)
+                except ValueError:
+                    logger.warning(
+                        "session entry %r in the store is not JSON; it was dropped", field[1:]
+                    )
         return data
 
 
