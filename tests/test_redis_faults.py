@@ -137,6 +137,30 @@ def test_a_redis_that_never_accepts_is_answered_within_the_timeout(silent_port: 
     assert elapsed < 1.2, elapsed
 
 
+class _BrokenClient(Redis):
+    """A real client whose commands fail as no redis-py error: a race inside a client."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        raise AttributeError("'NoneType' object has no attribute 'read_response'")
+
+
+def test_a_client_failing_in_an_undocumented_way_is_a_503_not_a_500(
+    redis_db: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exception that is no Redis error, raised inside the client, is a store failure:
+    503 with Retry-After, logged, never a 500 or a traceback."""
+    settings = settings_for("redis", redis_db)
+    client = _BrokenClient.from_url(redis_db.url)
+    app = Starlette(routes=ROUTES, middleware=[settings.middleware(redis=client)])
+    with TestClient(app, raise_server_exceptions=False) as http:
+        response = http.get("/write?a=1")
+        http.portal.call(client.aclose)  # type: ignore[union-attr]
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "Traceback" not in response.text
+    assert "the Redis client failed unexpectedly (AttributeError" in caplog.text
+
+
 # --- redis_unavailable ----------------------------------------------------------------------
 
 
