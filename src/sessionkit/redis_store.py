@@ -208,7 +208,7 @@ class RedisBackend(Backend):
             message = f"the Redis session store did not answer within {self._timeout} s"
         except (RedisError, RedisClusterException, OSError) as exc:
             message = f"the Redis session store failed ({type(exc).__name__}: {exc})"
-        except Exception as exc:  # noqa: BLE001 - a client's undocumented failure: no 500 either
+        except Exception as exc:  # a client's undocumented failure: no 500 either
             message = f"the Redis client failed unexpectedly ({type(exc).__name__}: {exc})"
         raise SessionStoreError(message)  # outside the except block: no chained cause
 
