@@ -95,9 +95,9 @@ class Backend(ABC):
         require_replaced: bool,
     ) -> bool:
         """Store a new record expiring at ``expires_ms``, added to ``index`` (scored
-        ``now_ms``); delete the record ``replaces`` in the same
-        step (or, where one step cannot touch both, first: a failure then logs the user out).
-        With ``require_replaced``, do nothing unless that record exists; whether done."""
+        ``now_ms``); delete the record ``replaces`` in the same step (or, where one step
+        cannot touch both, first: a failure then logs the user out). With
+        ``require_replaced``, do nothing unless that record exists; whether done."""
 
     @abstractmethod
     async def delete(self, handle: str) -> bool:
