@@ -12,24 +12,30 @@ It knows nothing of pydantic models, nor of how sessions are kept: the store dec
    server-side store a WebSocket's session stays writable after ``accept`` (the browser
    has its id already), and what changed is stored when the connection ends.
 
-A server-side store that fails never becomes a 500: a request whose session cannot be written
-is answered ``503`` with ``Retry-After``, and so is one whose session cannot be read, once it
-uses the session (or, with ``redis_unavailable="empty"``, once it changes it); a request that
-does not use the session is unaffected.
+The cookie store's connections are here; those on a server-side store, where a store that
+fails is answered ``503`` with ``Retry-After`` and never becomes a 500, are in
+:mod:`sessionkit._server_connections`. What both do as the response starts (the headers,
+a replaced session, the lock) is :mod:`sessionkit._response_start`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Secret
 
 from sessionkit._factory import make_store
+from sessionkit._response_start import (
+    AFTER_ACCEPT,
+    AFTER_RESPONSE,
+    add_session_headers,
+    adopt_replacement,
+)
+from sessionkit._server_connections import ServerHTTP, ServerWebSocket
 from sessionkit.cookie_store import CookieStore
-from sessionkit.exceptions import SessionConfigError, SessionNotInstalledError, SessionStoreError
+from sessionkit.exceptions import SessionConfigError, SessionNotInstalledError
 from sessionkit.server_store import ServerStore
 from sessionkit.session import Session
 from sessionkit.settings import SessionSettings
@@ -48,17 +54,6 @@ if TYPE_CHECKING:
 __all__ = ["SessionMiddleware", "get_session", "get_store"]
 
 logger: logging.Logger = logging.getLogger("sessionkit")
-
-_AFTER_RESPONSE = (
-    "the response has already started, so a session change can no longer reach the "
-    "browser; change the session before returning the response"
-)
-_AFTER_ACCEPT = (
-    "the WebSocket was accepted, so a session change can no longer reach the browser "
-    "(cookies travel only in the handshake); change the session before websocket.accept()"
-)
-_UNAVAILABLE_BODY = b"Service Unavailable: the session store cannot be reached; try again.\n"
-RETRY_AFTER = 5  #: seconds, the ``Retry-After`` of a response the store failed
 
 
 class SessionMiddleware:
@@ -135,10 +130,10 @@ class SessionMiddleware:
             if message["type"] == "http.response.start":
                 used = session
                 if scope.get("session") is not used:
-                    used = _adopt_replacement(scope, used)
+                    used = adopt_replacement(scope, used)
                 if used.loaded:
-                    _add_headers(message, cookies.set_cookie_header(used), vary=True)
-                used.locked = _AFTER_RESPONSE
+                    add_session_headers(message, cookies.set_cookie_header(used), vary=True)
+                used.locked = AFTER_RESPONSE
             return send(message)
 
         await self.app(scope, receive, send_http)
@@ -153,7 +148,7 @@ class SessionMiddleware:
             await _CookieWebSocket(self._cookies, scope, send).run(self.app, receive)
         else:
             assert isinstance(self.store, ServerStore)  # noqa: S101 - not the cookie store
-            connection = _ServerHTTP if kind == "http" else _ServerWebSocket
+            connection = ServerHTTP if kind == "http" else ServerWebSocket
             if self._lifespan:  # one event loop for the app's life: connections are kept
                 await connection(self.store, scope, send).run(self.app, receive)
                 return
@@ -187,34 +182,6 @@ class SessionMiddleware:
         await self.app(scope, receive, send_lifespan)
 
 
-def _add_headers(message: Message, set_cookie: bytes | None, *, vary: bool) -> None:
-    """Add ``Set-Cookie`` (if any) and, when ``vary``, ``Vary: Cookie`` to ``message``."""
-    raw = message.get("headers")
-    headers = list(raw) if raw else []
-    if vary:  # the response depends on the cookie: the session was used
-        # ASGI response header names are lowercase; a dict finds one in C.
-        if b"vary" in dict(headers):
-            _merge_vary_cookie(headers)
-        else:
-            headers.append((b"vary", b"Cookie"))
-    if set_cookie is not None:
-        headers.append((b"set-cookie", set_cookie))
-    message["headers"] = headers
-
-
-def _adopt_replacement(scope: Scope, session: Session) -> Session:
-    """The app put another mapping at ``scope["session"]``: it is the session now, as with
-    Starlette's middleware (which reads the scope when the response starts)."""
-    session.load()  # what the cookie held decides whether to expire it
-    replacement = scope.get("session")
-    adopted = Session(replacement if isinstance(replacement, Mapping) else {})
-    adopted.accessed = adopted.modified = True
-    adopted.origin = session.origin
-    adopted.store = session.store
-    scope["session"] = adopted
-    return adopted
-
-
 class _CookieWebSocket:
     """A WebSocket on the cookie store: the cookie can travel only in the handshake."""
 
@@ -238,13 +205,13 @@ class _CookieWebSocket:
         session = self.session
         if kind == "websocket.accept":
             if session.loaded:
-                _add_headers(message, self.store.set_cookie_header(session), vary=False)
+                add_session_headers(message, self.store.set_cookie_header(session), vary=False)
                 self.snapshot = self.store.codec.dumps(session)
-            session.lock(_AFTER_ACCEPT)
+            session.lock(AFTER_ACCEPT)
         elif kind == "websocket.http.response.start":  # a denial response
             if session.loaded:
-                _add_headers(message, self.store.set_cookie_header(session), vary=True)
-            session.lock(_AFTER_RESPONSE)
+                add_session_headers(message, self.store.set_cookie_header(session), vary=True)
+            session.lock(AFTER_RESPONSE)
         await self.send_downstream(message)
 
     def report_lost_changes(self) -> None:
@@ -260,128 +227,6 @@ class _CookieWebSocket:
                 "websocket.accept().",
                 ", ".join(repr(k) for k in changed),
             )
-
-
-class _ServerHTTP:
-    """An HTTP request on a server-side store: loaded before the app, stored at its response.
-
-    If the store fails, the client gets a 503 instead of the app's response: when the
-    session cannot be read (the app's use of it raises :class:`SessionStoreError`, unless
-    the store hands out an empty session) or its changes cannot be written (the app's own
-    response is then dropped: it would claim a success that was not kept).
-    """
-
-    __slots__ = ("failed", "scope", "send_downstream", "session", "started", "store")
-
-    def __init__(self, store: ServerStore, scope: Scope, send: Send) -> None:
-        self.store = store
-        self.scope = scope
-        self.send_downstream = send
-        self.session: Session | None = None
-        self.started = self.failed = False
-
-    async def run(self, app: ASGIApp, receive: Receive) -> None:
-        scope = self.scope
-        try:
-            self.session = await self.store.open(scope.get("headers", ()))
-        except SessionStoreError as exc:
-            self.session = self.store.unreadable(exc)
-        scope["session"] = self.session
-        try:
-            await app(scope, receive, self.send)
-        except SessionStoreError as exc:
-            if self.started:
-                raise
-            logger.error("session store failure: %s; answered 503", exc)
-            await self._unavailable()
-
-    async def send(self, message: Message) -> None:
-        if self.failed:
-            return  # the app's response after a failed write: never sent
-        if message["type"] == "http.response.start":
-            opened = self.session
-            assert opened is not None  # noqa: S101 - set before the app runs
-            session = opened
-            if self.scope.get("session") is not session:
-                session = _adopt_replacement(self.scope, session)
-            if session.loaded:
-                try:
-                    set_cookie = await self.store.commit(session)
-                except SessionStoreError as exc:
-                    logger.error("session store failure: %s; answered 503", exc)
-                    await self._unavailable()
-                    return
-                _add_headers(message, set_cookie, vary=True)
-            session.lock(_AFTER_RESPONSE)
-            self.started = True
-        await self.send_downstream(message)
-
-    async def _unavailable(self) -> None:
-        self.failed = self.started = True
-        headers = [
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"retry-after", str(RETRY_AFTER).encode()),
-            (b"content-length", str(len(_UNAVAILABLE_BODY)).encode()),
-        ]
-        await self.send_downstream(
-            {"type": "http.response.start", "status": 503, "headers": headers}
-        )
-        await self.send_downstream({"type": "http.response.body", "body": _UNAVAILABLE_BODY})
-
-
-class _ServerWebSocket:
-    """A WebSocket on a server-side store: the session stays writable after ``accept`` when
-    the browser holds its id, and what changed is stored when the connection ends."""
-
-    __slots__ = ("accepted", "scope", "send_downstream", "session", "store")
-
-    def __init__(self, store: ServerStore, scope: Scope, send: Send) -> None:
-        self.store = store
-        self.scope = scope
-        self.send_downstream = send
-        self.session: Session | None = None
-        self.accepted = False
-
-    async def run(self, app: ASGIApp, receive: Receive) -> None:
-        scope = self.scope
-        try:
-            session = await self.store.open(scope.get("headers", ()))
-        except SessionStoreError as exc:
-            session = self.store.unreadable(exc)
-        self.session = scope["session"] = session
-        try:
-            await app(scope, receive, self.send)
-        finally:  # WebSocket handlers often end by an exception (a disconnect)
-            if self.accepted and session.loaded and not session.locked:
-                try:
-                    await self.store.commit(session, can_set_cookie=False)
-                except SessionStoreError as exc:
-                    logger.error("session changes after the WebSocket closed were lost: %s", exc)
-
-    async def send(self, message: Message) -> None:
-        kind = message["type"]
-        session = self.session
-        assert session is not None  # noqa: S101 - set before the app runs
-        if kind in ("websocket.accept", "websocket.http.response.start"):
-            denial = kind != "websocket.accept"
-            if session.loaded:
-                _add_headers(message, await self.store.commit(session), vary=denial)
-            if denial:
-                session.lock(_AFTER_RESPONSE)
-            elif not self.store.has_record(session):
-                session.lock(_AFTER_ACCEPT)  # a new session's id could not reach the browser
-            self.accepted = not denial
-        await self.send_downstream(message)
-
-
-def _merge_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
-    """Add ``Cookie`` to the first ``Vary`` header unless it names it (or ``*``) already."""
-    for index, (name, value) in enumerate(headers):
-        if name == b"vary":
-            tokens = {token.strip().lower() for token in value.split(b",")}
-            if b"cookie" not in tokens and b"*" not in tokens:
-                headers[index] = (name, value + b", Cookie")
-            return
 
 
 def get_session(conn: HTTPConnection) -> Session:
