@@ -156,7 +156,7 @@ def redis_section(secret_key: str, args: argparse.Namespace) -> str:
     """The Redis store beside starsessions', or why it was not run."""
     if not stores.redis_available():
         return "\n## Server-side stores\n\nNot run: it needs redis-server and starsessions.\n"
-    rounds = 3 if args.quick else 15
+    rounds = 3 if args.quick else 40
     progress(f"Redis stores: {rounds} rounds, redis-server and this process on CPU 0")
     with stores.pinned_redis() as url:
         timings = asyncio.run(stores.measure_stores(secret_key, url, rounds, batch=40))

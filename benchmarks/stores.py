@@ -316,7 +316,7 @@ def main() -> None:
     import secrets
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.stores")
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--batch", type=int, default=50, help="requests per batch")
     args = parser.parse_args()
     with pinned_redis() as url:
