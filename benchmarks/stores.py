@@ -184,7 +184,7 @@ def _wait_for(port: int) -> None:
     raise RuntimeError(f"redis-server on port {port} did not start")
 
 
-async def _lifespan(app: ASGIApp, stop: asyncio.Event) -> None:
+async def lifespan(app: ASGIApp, stop: asyncio.Event) -> None:
     """Run the app's lifespan: sessionkit keeps its connections for the app's life."""
     started = False
 
@@ -209,7 +209,7 @@ async def measure_stores(secret_key: str, url: str, rounds: int, batch: int) -> 
     clients: list[Any] = []
     apps = {flavor: build_store_app(flavor, secret_key, url, clients) for flavor in STORE_FLAVORS}
     stop = asyncio.Event()
-    lifespans = [asyncio.create_task(_lifespan(app, stop)) for app in apps.values()]
+    lifespans = [asyncio.create_task(lifespan(app, stop)) for app in apps.values()]
     await asyncio.sleep(0.05)
     inspector = redis.asyncio.Redis.from_url(url)
     try:
