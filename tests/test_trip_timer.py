@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import gc
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, TypeVarTuple
 
 import pytest
@@ -174,3 +177,54 @@ def test_a_cancellation_from_elsewhere_beside_the_timeout_wins() -> None:
             await task
 
     run(main)
+
+
+def test_a_closed_event_loop_is_not_kept_alive() -> None:
+    """As with Starlette's TestClient used without ``with``: an event loop per request, each
+    closed while the timer it was given is still set."""
+    timer = TripTimer(10)
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def request() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        await bounded(timer, 0)
+
+    for _ in range(3):
+        asyncio.run(request())
+    gc.collect()
+    assert [loop() for loop in loops] == [None, None, None]
+
+
+class RequestState:
+    """Something a request keeps in a context variable."""
+
+
+STATE: contextvars.ContextVar[RequestState] = contextvars.ContextVar("STATE")
+
+
+def test_the_timer_keeps_no_finished_request_s_context_alive() -> None:
+    timer = TripTimer(TIMEOUT)
+
+    async def request(states: list[weakref.ref[RequestState]]) -> None:
+        state = RequestState()
+        states.append(weakref.ref(state))
+        STATE.set(state)
+        del state
+        await bounded(timer, TIMEOUT * 0.7)  # it sets the timer: no trip is in flight
+
+    async def main() -> bool:
+        states: list[weakref.ref[RequestState]] = []
+        await asyncio.create_task(request(states))
+        # Traffic goes on, a trip in flight whenever the timer fires: it is set again and
+        # again from its own callback.
+        traffic = []
+        for _ in range(8):
+            traffic.append(asyncio.create_task(bounded(timer, TIMEOUT * 0.7)))
+            await asyncio.sleep(TIMEOUT / 4)
+        gc.collect()  # slow in a big test process: a trip may time out, which is no matter
+        alive = states[0]() is not None
+        await asyncio.gather(*traffic, return_exceptions=True)
+        return alive
+
+    alive, _ = run(main)
+    assert not alive

@@ -15,6 +15,7 @@ come from here (the request's own) passes through unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import weakref
 from typing import TYPE_CHECKING
 
@@ -43,22 +44,29 @@ class TripTimer:
 
 
 class _InFlight:
-    """The trips in flight on one event loop, oldest first, and the timer of the oldest."""
+    """The trips in flight on one event loop, oldest first, and whether a timer is set."""
 
-    __slots__ = ("timer", "trips")
+    __slots__ = ("armed", "trips")
 
     def __init__(self) -> None:
         self.trips: dict[_Trip, None] = {}  # insertion-ordered: by deadline
-        self.timer: asyncio.TimerHandle | None = None
+        self.armed = False
+
+    def arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        """Set the timer for ``when``. Its handle is not kept: it holds the loop, which would
+        then never leave the ``WeakKeyDictionary`` this is a value of. It runs in a context
+        of its own, so no request's context variables live on in it."""
+        loop.call_at(when, self.expire, loop, when, context=contextvars.Context())
+        self.armed = True
 
     def expire(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         """Cancel the trips due by now (``when``, the time this call was set for, at the
         least), and set the timer for the next one."""
-        self.timer = None
+        self.armed = False
         due = max(when, loop.time())
         for trip in self.trips:
             if trip.deadline > due:
-                self.timer = loop.call_at(trip.deadline, self.expire, loop, trip.deadline)
+                self.arm(loop, trip.deadline)
                 return
             if not trip.expired:  # it leaves when its task runs next
                 trip.expired = True
@@ -84,10 +92,8 @@ class _Trip:
     def __enter__(self) -> None:
         in_flight = self.in_flight
         in_flight.trips[self] = None
-        if in_flight.timer is None:
-            in_flight.timer = self.loop.call_at(
-                self.deadline, in_flight.expire, self.loop, self.deadline
-            )
+        if not in_flight.armed:
+            in_flight.arm(self.loop, self.deadline)
 
     def __exit__(
         self,
