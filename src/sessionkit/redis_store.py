@@ -198,9 +198,10 @@ class RedisBackend(Backend):
         command.)"""
         return {"socket_timeout": None, "socket_connect_timeout": self._timeout}
 
-    def _script(self, name: str, keys: list[str], args: list[Any]) -> Awaitable[Any]:
-        """Running the script ``name`` on this loop's client, for :meth:`_call`."""
-        return SCRIPTS[name](self._client(), keys, args)
+    def _run(self, script: str, keys: list[str], args: list[Any]) -> Awaitable[Any]:
+        """:meth:`_call` running ``script`` on this loop's client (a plain function: one
+        coroutine less per trip)."""
+        return self._call(SCRIPTS[script](self._client(), keys, args))
 
     async def _call(self, operation: Awaitable[Any]) -> Any:
         """One round trip, bounded by the timeout; any failure a :class:`SessionStoreError`."""
@@ -216,7 +217,7 @@ class RedisBackend(Backend):
         raise SessionStoreError(message)  # outside the except block: no chained cause
 
     async def find(self, handle: str, now_ms: int, idle_ms: int) -> dict[str, bytes] | None:
-        found = await self._call(self._script("find", [self._records + handle], [now_ms, idle_ms]))
+        found = await self._run("find", [self._records + handle], [now_ms, idle_ms])
         if not found:
             return None
         return {found[i].decode(): found[i + 1] for i in range(0, len(found), 2)}
@@ -228,7 +229,7 @@ class RedisBackend(Backend):
         for name, value in fields.items():
             args += (name, value)
         args += deleted
-        return bool(await self._call(self._script("update", [self._records + handle], args)))
+        return bool(await self._run("update", [self._records + handle], args))
 
     async def create(
         self,
@@ -249,22 +250,20 @@ class RedisBackend(Backend):
         args += (int(replaces is not None), int(index is not None))
         for name, value in fields.items():
             args += (name, value)
-        return bool(await self._call(self._script("create", keys, args)))
+        return bool(await self._run("create", keys, args))
 
     async def delete(self, handle: str) -> bool:
         return bool(await self._call(self._client().delete(self._records + handle)))
 
     async def list_index(self, index: str) -> list[tuple[str, dict[str, bytes], int]]:
-        found = await self._call(self._script("list", [self._indexes + index], [self._records]))
+        found = await self._run("list", [self._indexes + index], [self._records])
         return [
             (handle.decode(), {"@created": created, "@deadline": deadline, "@seen": seen}, ttl)
             for handle, ttl, created, deadline, seen in found
         ]
 
     async def delete_index(self, index: str) -> int:
-        return int(
-            await self._call(self._script("delete_index", [self._indexes + index], [self._records]))
-        )
+        return int(await self._run("delete_index", [self._indexes + index], [self._records]))
 
     async def aclose(self) -> None:
         """Close the pool of the running event loop (never the application's own client)."""
